@@ -1,0 +1,81 @@
+"""dbt models as assets (group ``transform``): staging → intermediate → marts, tests as asset checks.
+
+The trading day of the run is passed to dbt as ``--vars '{"trading_day": …}'`` for incremental
+models; dbt connects to the same Postgres as the warehouse resource.
+"""
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from dagster_project.dbt_project import dbt_project
+from dagster_project.partitions import DAILY
+from dagster_project.resources import WarehouseResource
+from parlay.dbtenv import apply_dbt_env
+
+GROUP = "transform"
+
+
+class Translator(DagsterDbtTranslator):
+    """Models are keyed by schema and name (``marts/combo_features``); sources by ``raw/<table>``, the
+    keys the ingest assets materialize, so lineage runs from ingest to marts."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+        return dg.AssetKey([dbt_resource_props["config"].get("schema") or "analytics", dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        return GROUP
+
+
+TRANSLATOR = Translator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+# The models that read the structural layer's output (a Python asset) run in a second dbt invocation;
+# everything else runs in the first. Two subprocesses per run instead of one per graph layer.
+AFTER_STRUCTURE = "combo_features"
+
+
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource) -> Iterator[Any]:
+    apply_dbt_env(warehouse.url())
+    with warehouse.connection():  # migrations applied before dbt reads the raw schema
+        pass
+    day_vars = json.dumps({"trading_day": context.partition_key})
+    yield from dbt.cli(["build", "--vars", day_vars], context=context).stream()
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    exclude=AFTER_STRUCTURE,
+    name="dbt_features",
+    partitions_def=DAILY,
+    dagster_dbt_translator=TRANSLATOR,
+    backfill_policy=dg.BackfillPolicy.multi_run(1),
+)
+def dbt_features(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+) -> Iterator[Any]:
+    """Staging, intermediate and the marts that need only market data."""
+    yield from _build(context, dbt, warehouse)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    select=AFTER_STRUCTURE,
+    name="dbt_combo_features",
+    partitions_def=DAILY,
+    dagster_dbt_translator=TRANSLATOR,
+    backfill_policy=dg.BackfillPolicy.multi_run(1),
+)
+def dbt_combo_features(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+) -> Iterator[Any]:
+    """Parlay features, which read the structural verdicts (marts.combo_structure)."""
+    yield from _build(context, dbt, warehouse)
+
+
+ASSETS = [dbt_features, dbt_combo_features]

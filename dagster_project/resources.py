@@ -1,0 +1,102 @@
+"""Resources: the warehouse (Postgres), the market-data source, the Parquet lake, the Kalshi API.
+
+Every field is optional; an unset field falls back, at run time, to the environment variable named
+in :mod:`parlay.config` and then to the embedded default. Secrets are never stored in config.
+"""
+
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+from pydantic import Field
+
+from parlay import config
+from parlay.db.connection import connect, redact, resolve_database_url
+from parlay.db.migrate import migrate
+from parlay.sources.base import MarketSource
+
+_MIGRATED: set[str] = set()
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The project's Postgres (raw, quarantine, dbt schemas, ledger). Migrates on first use."""
+
+    database_url: str | None = Field(
+        default=None, description="PostgreSQL URL; unset: PARLAY_DATABASE_URL, else the embedded server"
+    )
+
+    def url(self) -> str:
+        return resolve_database_url(self.database_url)
+
+    def describe(self) -> str:
+        return redact(self.url())
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        url = self.url()
+        conn = connect(url)
+        try:
+            if url not in _MIGRATED:
+                migrate(conn)
+                conn.commit()
+                _MIGRATED.add(url)
+            yield conn
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            conn.close()
+
+
+class MarketSourceResource(dg.ConfigurableResource):
+    """Which market data the ingest assets read: simulated (default), recorded captures, or live Kalshi."""
+
+    kind: str | None = Field(default=None, description="simulated | recorded | live; unset: PARLAY_SOURCE")
+    captures: str | None = Field(
+        default=None,
+        description="capture files/folders for 'recorded', separated by os.pathsep; unset: PARLAY_CAPTURES_DIR",
+    )
+    seed: int = Field(default=7, description="simulator seed")
+    live_series: str = Field(default="KXNBAGAME", description="comma-separated series tickers for 'live'")
+
+    def resolved_kind(self) -> str:
+        return self.kind or config.source_kind()
+
+    def capture_paths(self) -> list[Path]:
+        raw = self.captures
+        if raw:
+            return [Path(p) for p in raw.split(os.pathsep) if p]
+        return [config.captures_dir()]
+
+    def build(self) -> MarketSource:
+        kind = self.resolved_kind()
+        if kind == "recorded":
+            from parlay.sources.recorded import RecordedSource
+
+            return RecordedSource(self.capture_paths())
+        if kind == "simulated":
+            from models.simulator import SimulationConfig
+            from parlay.sources.simulated import SimulatedSource
+
+            return SimulatedSource(SimulationConfig(seed=self.seed))
+        if kind == "live":
+            from parlay.kalshi.client import KalshiClient
+            from parlay.sources.live import LiveSource
+
+            series = tuple(s.strip() for s in self.live_series.split(",") if s.strip())
+            return LiveSource(KalshiClient.from_env(), series)
+        raise ValueError(f"unknown source kind {kind!r}: expected simulated, recorded or live")
+
+
+class LakeResource(dg.ConfigurableResource):
+    """Object storage for Parquet history (fsspec: a local folder by default, s3://… by configuration)."""
+
+    storage_url: str | None = Field(default=None, description="fsspec URL; unset: PARLAY_STORAGE_URL or .data/lake")
+
+    def url(self) -> str:
+        return self.storage_url or config.storage_url()

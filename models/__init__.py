@@ -1,0 +1,1 @@
+"""The domain core: pure Python (numpy/scipy/pandas/catboost only), no Dagster, no database, no HTTP."""

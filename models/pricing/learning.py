@@ -1,0 +1,429 @@
+"""Online learning of the Ising belief state: composite-likelihood cross-entropy SGD, plus LMSR bookkeeping.
+
+Gradient (derived here; tests check it against finite differences). For a contract m with event A_m
+(its legs on their sides), model price p = P_θ(A_m) and target q:
+
+    CE(q, p) = −q log p − (1 − q) log(1 − p),      dCE/dp = (p − q) / (p (1 − p)).
+
+With T(x) the sufficient statistics (x_i and x_i x_j) and p = Σ_{x∈A} e^{θ·T(x)} / Z(θ),
+
+    ∂ log p / ∂θ = E_θ[T | A] − E_θ[T]      ⇒      ∂p/∂θ = p · (E_θ[T | A] − E_θ[T]),
+
+so    ∇_θ CE = (p − q) / (p (1 − p)) · p · (E[T | A] − E[T]) = (p − q) / (1 − p) · (E[T | A] − E[T]),
+
+which is MISSION §2's formula exactly (the p of ∂p/∂θ cancels the p of dCE/dp). Since
+E[T] = p E[T | A] + (1 − p) E[T | ¬A], the same gradient reads (p − q) · (E[T | A] − E[T | ¬A]); as
+T ∈ [0, 1], every coordinate is bounded by |p − q|. The computation uses the first form and clips each
+coordinate to ±|p − q| — a no-op for exact inference, a guard against approximation error amplified by
+1/(1 − p) when p is near 1.
+
+Which parameters move. Base markets (one leg) update fields only. Parlays update fields and couplings:
+by default only the couplings among the parlay's own legs (``parlay_couplings="legs"``): the exact
+gradient coordinates for those pairs, zero elsewhere (a block-coordinate step). Reasons: couplings then
+exist only between legs that traded together, so the learned law is the maximum-entropy one given the
+moments the flow actually informs; the graph stays as sparse as the flow, which keeps BP fast and
+accurate; and under BP, E[x_i x_j] of uncoupled pairs is only a product-of-beliefs approximation, so the
+"all pairs" gradient would be built on it. ``parlay_couplings="all"`` takes every pair's gradient (exact
+under exact inference). Fields follow the full gradient by default (``fields="all"``; correlated legs move
+together), or only the traded legs' fields (``fields="legs"``).
+
+Optional regularization: L2 weight decay on couplings (``l2_J``) and a box |J_ij| ≤ ``max_abs_J``.
+
+Execution settings. Full AMM (``setting="amm"``): every contract, base or parlay, has an LMSR book; the
+signal of a trade is its post-trade target price q, and the real trade moves that book to q. Standalone
+market maker (``"standalone"``): base markets stay on Kalshi (no books; their candle mids are observed as
+targets without a trade) and only parlays have books; the signal is order flow — a buy of s shares of
+YES (NO) at our book at price p implies the target q = σ(logit p + s/b) (σ(logit p − s/b)), the price the
+LMSR moves to under that flow (:func:`flow_target`).
+
+After every observation and model update, every book is moved to its new model price by shadow trades
+(the traded book included, since its real trade left it at q rather than at the updated model price);
+their costs are recorded apart from the real trades.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Literal
+
+import numpy as np
+
+from models.pricing.coherence import quote
+from models.pricing.ising import IsingModel, Method, logit, normalize_legs
+from models.pricing.lmsr import LMSRBook, LMSRTrade, Side
+from models.pricing.results import InferenceDiagnostics, NotConvergedError
+
+# ----------------------------------------------------------------------------- contracts
+
+
+@dataclass(frozen=True)
+class Contract:
+    """Pays 1 when every leg resolves on its side. Identity is the legs; ``name`` (a ticker) is a label."""
+
+    legs: tuple[tuple[int, bool], ...]
+    name: str | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.legs:
+            raise ValueError("a contract needs at least one leg")
+        idx = [i for i, _ in self.legs]
+        if len(set(idx)) != len(idx):
+            raise ValueError(f"a contract lists each leg once, got {self.legs}")
+        object.__setattr__(self, "legs", tuple(sorted((int(i), bool(s)) for i, s in self.legs)))
+
+    @classmethod
+    def of(cls, legs: Mapping[int, bool] | Contract, name: str | None = None) -> Contract:
+        if isinstance(legs, Contract):
+            return legs
+        return cls(tuple(legs.items()), name)
+
+    def as_mapping(self) -> dict[int, bool]:
+        return dict(self.legs)
+
+    @property
+    def is_parlay(self) -> bool:
+        return len(self.legs) >= 2
+
+
+# ----------------------------------------------------------------------------- loss and gradient
+def cross_entropy(target: float, price: float) -> float:
+    """CE(q, p) = −q log p − (1 − q) log(1 − p) (terms with a zero weight are dropped)."""
+    q, p = float(target), float(price)
+    out = 0.0
+    if q > 0.0:
+        out -= q * float(np.log(p)) if p > 0.0 else -np.inf
+    if q < 1.0:
+        out -= (1.0 - q) * float(np.log1p(-p)) if p < 1.0 else -np.inf
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class Gradient:
+    """∇_θ CE for one contract. ``d_J`` is symmetric with a zero diagonal; entry (i, j) = (j, i) is the
+    derivative with respect to the single parameter J_ij."""
+
+    price: float
+    target: float
+    loss: float
+    scale: float  # (p − q) / (1 − p)
+    d_h: np.ndarray
+    d_J: np.ndarray
+    clipped: bool  # some coordinate hit the exact bound |p − q|
+    diagnostics: InferenceDiagnostics
+
+
+CouplingScope = Literal["none", "legs", "all"]
+
+
+def ce_gradient(
+    model: IsingModel,
+    legs: Mapping[int, bool],
+    target: float,
+    *,
+    couplings: CouplingScope = "legs",
+    fields: Literal["all", "legs"] = "all",
+    method: Method = "auto",
+    strict: bool = True,
+) -> Gradient:
+    """Gradient of CE(target, P_θ(legs)) with respect to (h, J): (p − q)/(1 − p) · (E[T | A] − E[T])."""
+    q = float(target)
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"target must lie in [0, 1], got {target}")
+    idx, _ = normalize_legs(legs, model.n)
+    if idx.size == 0:
+        raise ValueError("the gradient needs at least one leg")
+    cond = model.conditional_moments(legs, method, strict=strict)
+    base = model.moments(method, strict=strict)
+    p = float(np.exp(cond.log_probability))
+    scale = (p - q) / max(1.0 - p, 1e-300)
+    bound = abs(p - q)
+    d_h = scale * (cond.mean - base.mean)
+    d_J = scale * (cond.second - base.second)
+    np.fill_diagonal(d_J, 0.0)
+    if fields == "legs":
+        keep = np.zeros(model.n, dtype=bool)
+        keep[idx] = True
+        d_h = np.where(keep, d_h, 0.0)
+    elif fields != "all":
+        raise ValueError(f"fields must be 'all' or 'legs', got {fields!r}")
+    if couplings == "none":
+        d_J = np.zeros_like(d_J)
+    elif couplings == "legs":
+        mask = np.zeros((model.n, model.n), dtype=bool)
+        mask[np.ix_(idx, idx)] = True
+        d_J = np.where(mask, d_J, 0.0)
+    elif couplings != "all":
+        raise ValueError(f"couplings must be 'none', 'legs' or 'all', got {couplings!r}")
+    np.fill_diagonal(d_J, 0.0)
+    tol = 1e-12 * max(1.0, bound)
+    clipped = bool(np.any(np.abs(d_h) > bound + tol) or np.any(np.abs(d_J) > bound + tol))
+    d_h = np.clip(d_h, -bound, bound)
+    d_J = np.clip(d_J, -bound, bound)
+    diag = cond.diagnostics
+    return Gradient(price=p, target=q, loss=cross_entropy(q, p), scale=scale, d_h=d_h, d_J=d_J,
+                    clipped=clipped, diagnostics=diag)
+
+
+# ----------------------------------------------------------------------------- configuration
+@dataclass(frozen=True)
+class LearnerConfig:
+    """Step sizes, scopes and execution setting of the online learner (see the module docstring)."""
+
+    eta_h: float = 0.1
+    eta_J: float = 0.1
+    parlay_couplings: Literal["legs", "all"] = "legs"
+    fields: Literal["all", "legs"] = "all"
+    l2_J: float = 0.0
+    max_abs_J: float | None = 10.0
+    target_eps: float = 1e-6  # targets are clipped into [eps, 1 − eps] (LMSR prices must stay inside (0, 1))
+    method: Method = "auto"
+    lmsr_b: float = 100.0
+    setting: Literal["amm", "standalone"] = "amm"
+    on_not_converged: Literal["raise", "skip"] = "raise"
+
+    def __post_init__(self) -> None:
+        if self.eta_h < 0 or self.eta_J < 0:
+            raise ValueError("step sizes must be ≥ 0")
+        if self.l2_J < 0:
+            raise ValueError("l2_J must be ≥ 0")
+        if self.max_abs_J is not None and self.max_abs_J <= 0:
+            raise ValueError("max_abs_J must be > 0 or None")
+        if not 0.0 < self.target_eps < 0.5:
+            raise ValueError("target_eps must lie in (0, 0.5)")
+        if self.lmsr_b <= 0:
+            raise ValueError("lmsr_b must be > 0")
+        if self.setting not in ("amm", "standalone"):
+            raise ValueError(f"setting must be 'amm' or 'standalone', got {self.setting!r}")
+
+
+def sgd_step(
+    model: IsingModel, legs: Mapping[int, bool], target: float, config: LearnerConfig
+) -> tuple[IsingModel, Gradient]:
+    """One SGD step θ ← θ − η ∇CE: fields with η_h; couplings with η_J for parlays only."""
+    idx, _ = normalize_legs(legs, model.n)
+    scope: CouplingScope = config.parlay_couplings if idx.size >= 2 else "none"
+    grad = ce_gradient(model, legs, target, couplings=scope, fields=config.fields, method=config.method)
+    h = model.h - config.eta_h * grad.d_h
+    J = np.array(model.J)
+    if scope != "none":
+        J -= config.eta_J * (grad.d_J + config.l2_J * J)
+        if config.max_abs_J is not None:
+            np.clip(J, -config.max_abs_J, config.max_abs_J, out=J)
+        np.fill_diagonal(J, 0.0)
+    return model.with_parameters(h, J), grad
+
+
+# ----------------------------------------------------------------------------- initialization & targets
+def initial_fields(mid_prices: Sequence[Sequence[float]], first: int = 30, eps: float = 1e-3) -> np.ndarray:
+    """Per leg: the median log-odds of its first ``first`` mid-prices (each clipped into [eps, 1 − eps])."""
+    out = np.empty(len(mid_prices))
+    for i, series in enumerate(mid_prices):
+        p = np.asarray(series, dtype=np.float64)[:first]
+        p = p[np.isfinite(p)]
+        if p.size == 0:
+            raise ValueError(f"leg {i} has no finite mid-price to initialize from")
+        out[i] = float(np.median(logit(np.clip(p, eps, 1.0 - eps))))
+    return out
+
+
+def initial_model(
+    mid_prices: Sequence[Sequence[float]], first: int = 30, eps: float = 1e-3, **model_kwargs: object
+) -> IsingModel:
+    """Fields from :func:`initial_fields`, couplings zero."""
+    h = initial_fields(mid_prices, first, eps)
+    return IsingModel(h, np.zeros((h.size, h.size)), **model_kwargs)  # type: ignore[arg-type]
+
+
+def flow_target(price: float, side: Side, shares: float, b: float) -> float:
+    """Target implied by order flow at an LMSR book at ``price``: σ(logit p ± shares/b)."""
+    if shares < 0:
+        raise ValueError(f"shares must be ≥ 0, got {shares}")
+    if side not in ("yes", "no"):
+        raise ValueError(f"side must be 'yes' or 'no', got {side!r}")
+    z = float(logit(price)) + (shares if side == "yes" else -shares) / b
+    return float(1.0 / (1.0 + np.exp(-z)))
+
+
+def all_yes_target(
+    observed_price: float,
+    yes_legs: Iterable[int],
+    no_legs: Iterable[int],
+    price_of: Callable[[frozenset[int]], float],
+) -> float:
+    """Fee-bias correction: the all-YES target implied by an observed mixed YES/NO price.
+
+    P(Y ∧ ¬N) = Σ_{T ⊆ N} (−1)^{|T|} P(Y ∪ T all YES) (inclusion–exclusion), solved for the T = N term:
+    P(Y ∪ N) = (−1)^{|N|} · (observed − Σ_{T ⊊ N} (−1)^{|T|} P(Y ∪ T)). ``price_of`` gives all-YES prices of
+    the smaller sets (P(∅) = 1 is supplied here). E.g. P(A ∧ B) = P(A) − price(A ∧ ¬B).
+
+    Fees: if the observed price and every ``price_of`` quote carry the same additive markup f (YES legs
+    present), the result is P(Y ∪ N) + f·(1 + (−1)^{|N|}) — the markup cancels exactly for an odd number
+    of NO legs (the one-NO-leg case above included) and leaves +2f for an even number, so callers should
+    subtract that residue when they know f. The raw value is returned (it can leave [0, 1] under noise).
+    """
+    yes = frozenset(int(i) for i in yes_legs)
+    no = tuple(sorted(int(i) for i in no_legs))
+    if yes & set(no):
+        raise ValueError("a leg cannot be on both sides")
+    if not no:
+        return float(observed_price)
+    acc = float(observed_price)
+    for r in range(len(no)):
+        for subset in combinations(no, r):
+            legs = yes | frozenset(subset)
+            acc -= (-1) ** r * (1.0 if not legs else float(price_of(legs)))
+    return (-1) ** len(no) * acc
+
+
+# ----------------------------------------------------------------------------- the learner
+@dataclass(frozen=True, eq=False)
+class UpdateResult:
+    """What one observation did. ``prices`` holds the new model price of every booked contract and of the
+    observed one; ``shadow_cost`` sums the costs of the shadow trades (positive = the books collected)."""
+
+    contract: Contract
+    target: float
+    price_before: float
+    price_after: float
+    prices: dict[Contract, float]
+    real_trade: LMSRTrade | None
+    shadow_trades: dict[Contract, LMSRTrade]
+    shadow_cost: float
+    gradient: Gradient | None
+    skipped: str | None = None  # why the model was not updated (non-converged inference, "skip" policy)
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """Book accounting at resolution. ``real_pnl`` is the market maker's profit against counterparties;
+    ``book_loss`` sums payout − collections over every book (real and shadow shares), bounded by
+    ``worst_case_bound`` = Σ b·ln(1/min(p_open, 1 − p_open))."""
+
+    real_collected: float
+    real_payout: float
+    shadow_collected: float
+    shadow_payout: float
+    book_loss: float
+    worst_case_bound: float
+
+    @property
+    def real_pnl(self) -> float:
+        return self.real_collected - self.real_payout
+
+
+class OnlineLearner:
+    """Holds the current model and one LMSR book per contract; :meth:`observe` learns from one signal."""
+
+    def __init__(
+        self,
+        model: IsingModel,
+        config: LearnerConfig | None = None,
+        contracts: Iterable[Contract | Mapping[int, bool]] = (),
+    ) -> None:
+        self.config = config or LearnerConfig()
+        self._model = model
+        self.books: dict[Contract, LMSRBook] = {}
+        self.updates = 0
+        self.skipped = 0
+        for c in contracts:
+            self.register(c)
+
+    @property
+    def model(self) -> IsingModel:
+        return self._model
+
+    def _books_allowed(self, contract: Contract) -> bool:
+        return self.config.setting == "amm" or contract.is_parlay
+
+    def register(self, contract: Contract | Mapping[int, bool]) -> Contract:
+        """Open a book for ``contract`` at the current model price (standalone: parlays only)."""
+        c = Contract.of(contract)
+        if not self._books_allowed(c):
+            raise ValueError("standalone market maker: base markets stay on Kalshi and get no book")
+        if c not in self.books:
+            self.books[c] = LMSRBook(self.config.lmsr_b, self._clip(self.price(c)))
+        return c
+
+    def _clip(self, p: float) -> float:
+        eps = self.config.target_eps
+        return float(min(max(p, eps), 1.0 - eps))
+
+    def price(self, contract: Contract | Mapping[int, bool], model: IsingModel | None = None) -> float:
+        """Coherent price (YES) of ``contract`` under ``model`` (default: the current model)."""
+        c = Contract.of(contract)
+        return quote(model or self._model, c.as_mapping(), self.config.method).yes
+
+    def prices(self) -> dict[Contract, float]:
+        return {c: self.price(c) for c in self.books}
+
+    def observe(
+        self, contract: Contract | Mapping[int, bool], target: float, *, trade: bool = True
+    ) -> UpdateResult:
+        """Learn from one signal on ``contract`` with target price ``target``.
+
+        With ``trade`` (and a book for the contract — opened on first sight unless the standalone setting
+        forbids it), the real trade moves the contract's book to the target. Then one SGD step, then
+        shadow trades move every book to its new model price.
+
+        Every model computation happens before any book changes. If inference does not converge, the
+        ``"raise"`` policy re-raises :class:`NotConvergedError`; ``"skip"`` drops the observation entirely
+        (no trade, no update — the market maker cannot quote in that state) and returns ``skipped``.
+        """
+        c = Contract.of(contract)
+        q = self._clip(float(target))
+        try:
+            price_before = self.price(c)
+            new_model, grad = sgd_step(self._model, c.as_mapping(), q, self.config)
+            booked = list(self.books)
+            if trade and self._books_allowed(c) and c not in self.books:
+                booked.append(c)
+            new_prices = {bc: self._clip(self.price(bc, new_model)) for bc in booked}
+            price_after = new_prices[c] if c in new_prices else self.price(c, new_model)
+        except NotConvergedError as err:
+            if self.config.on_not_converged == "raise":
+                raise
+            self.skipped += 1
+            return UpdateResult(contract=c, target=q, price_before=float("nan"), price_after=float("nan"),
+                                prices={}, real_trade=None, shadow_trades={}, shadow_cost=0.0, gradient=None,
+                                skipped=str(err))
+        real: LMSRTrade | None = None
+        if trade and self._books_allowed(c):
+            if c not in self.books:
+                self.books[c] = LMSRBook(self.config.lmsr_b, self._clip(price_before))
+            real = self.books[c].move_to(q, "real")
+        self._model = new_model
+        self.updates += 1
+        shadows: dict[Contract, LMSRTrade] = {}
+        for bc, book in self.books.items():
+            if abs(book.price() - new_prices[bc]) > 1e-15:
+                shadows[bc] = book.move_to(new_prices[bc], "shadow")
+        prices = dict(new_prices)
+        prices.setdefault(c, price_after)
+        return UpdateResult(contract=c, target=q, price_before=price_before, price_after=price_after,
+                            prices=prices, real_trade=real, shadow_trades=shadows,
+                            shadow_cost=sum(t.cost for t in shadows.values()), gradient=grad)
+
+    def observe_flow(
+        self, contract: Contract | Mapping[int, bool], side: Side, shares: float
+    ) -> UpdateResult:
+        """Standalone signal: a buy of ``shares`` of ``side`` at the contract's book. The target is the price
+        the LMSR moves to under that flow (:func:`flow_target`); the real trade is exactly that buy."""
+        c = self.register(contract)
+        q = self._clip(flow_target(self.books[c].price(), side, shares, self.config.lmsr_b))
+        return self.observe(c, q, trade=True)
+
+    def settle(self, outcomes: Mapping[int, bool]) -> Settlement:
+        """Resolve every book given each leg's outcome."""
+        rc = rp = sc = sp = loss = bound = 0.0
+        for c, book in self.books.items():
+            yes = all(bool(outcomes[i]) == s for i, s in c.legs)
+            rc += book.collected["real"]
+            sc += book.collected["shadow"]
+            rp += book.payout(yes, "real")
+            sp += book.payout(yes, "shadow")
+            loss += book.loss(yes)
+            bound += book.worst_case_loss
+        return Settlement(real_collected=rc, real_payout=rp, shadow_collected=sc, shadow_payout=sp,
+                          book_loss=loss, worst_case_bound=bound)

@@ -1,0 +1,722 @@
+"""Replay fitting of one game cluster's Ising model, and the market → variable-literal mapping it prices with.
+
+**Literals.** The structural layer (``marts.binary_variables``) maps every market to a conjunction of
+literals over its cluster's binary variables: ``literals`` is a list of
+``{"variable_id", "variable_index", "negated", "threshold"}``; the market's YES event holds when every
+literal holds (``negated`` literals need the variable at 0). Most markets are one literal; a bracket is
+``y_lo ∧ ¬y_hi``. :class:`LiteralMap` holds that mapping per market and turns parlay legs
+``(market_ticker, side)`` into per-cluster events:
+
+* a YES leg adds its literals to the cluster's *required* conjunction;
+* a NO leg on a one-literal market adds the flipped literal;
+* a NO leg on a conjunction (a bracket) is a disjunction ¬(a ∧ b) and is kept apart as an *excluded*
+  conjunction.
+
+Under a cluster's Ising law the event R ∧ ¬E_1 ∧ … ∧ ¬E_m is priced by inclusion–exclusion,
+P = Σ_{T ⊆ {1..m}} (−1)^{|T|} P(R ∪ E_T), each term a joint probability of clamped variables (a term whose
+literals clamp one variable both ways is 0). Clusters are independent, so a parlay's price is the product
+of its clusters' event probabilities.
+
+**Impossible legs.** A parlay is logically impossible when, in some cluster, every term of the
+disjunctive expansion (R plus one flipped literal of each excluded conjunction) either clamps a variable
+both ways or breaks the nesting of an axis: the variables ``<axis>#j`` of one axis are cumulative
+(``y_{j+1} ⇒ y_j``), so a term is consistent only if every variable it sets to 1 has a lower ``j`` than
+every variable of the same axis it sets to 0. This is exactly the structural layer's cell test.
+
+**Replay fit** (:func:`fit_cluster`, MISSION §2). Fields start at the median log-odds of each variable's
+first ``init_mids`` mids, couplings at zero. Then events replay in time order through the
+:class:`~models.pricing.learning.OnlineLearner`:
+
+* base-market updates from the minute panel — a minute's mid is known at the end of the minute
+  (``base_delay_seconds`` after its label); a variable (or a conjunction column such as a bracket) is
+  observed again only when its mid moved by at least ``min_mid_change`` since its last observation.
+  They train fields only (a conjunction column is stepped with η_J = 0);
+* parlay targets (fee-corrected all-YES targets of combo trades): fields and the couplings among the
+  legs. Setting ``"amm"``: the target is the signal (with ``books``, the contract's LMSR book moves to it);
+  ``"standalone"``: base markets have no books and the parlay signal is order flow — the trader buys YES
+  when the target is above our book's price, NO otherwise, ``contracts`` shares (column of the targets,
+  else ``flow_shares``), and the learner's target is where that flow moves our book.
+
+At equal times base updates go first. The trajectory keeps one row per event (price before and after,
+target, cross-entropy before, whether inference failed and the event was skipped).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from models.pricing.ising import InferenceConfig, IsingModel, Method
+from models.pricing.learning import Contract, LearnerConfig, OnlineLearner, cross_entropy, initial_fields
+from models.pricing.results import InferenceDiagnostics, NotConvergedError
+
+__all__ = [
+    "ClusterEvent",
+    "FitConfig",
+    "FitMetrics",
+    "FitResult",
+    "LiteralMap",
+    "MarketLiterals",
+    "ParlayEvent",
+    "cluster_targets",
+    "conjunction_mids",
+    "event_probability",
+    "fit_cluster",
+    "literal_map",
+    "variable_mids",
+]
+
+YES, NO = "yes", "no"
+Assignment = dict[int, bool]
+
+
+# ----------------------------------------------------------------------------- the literal mapping
+@dataclass(frozen=True)
+class MarketLiterals:
+    """A market's YES event: every ``(variable_index, value)`` literal holds (value False = negated)."""
+
+    market_ticker: str
+    cluster_id: str
+    literals: tuple[tuple[int, bool], ...]
+    variable_ids: tuple[str, ...]
+    complement_ticker: str | None = None
+
+    @property
+    def defines_variable(self) -> bool:
+        return len(self.literals) == 1
+
+
+@dataclass(frozen=True)
+class ClusterEvent:
+    """``required`` ∧ ¬(excluded_1) ∧ … over one cluster's variables; ``conflict``: required clamps a
+    variable both ways (the event is empty)."""
+
+    cluster_id: str
+    required: tuple[tuple[int, bool], ...]
+    excluded: tuple[tuple[tuple[int, bool], ...], ...] = ()
+    conflict: bool = False
+
+
+@dataclass(frozen=True)
+class ParlayEvent:
+    """A parlay's legs as per-cluster events; ``impossible`` when some cluster's event is logically empty."""
+
+    clusters: tuple[ClusterEvent, ...]
+    impossible: bool
+    reason: str | None = None
+
+
+def _parse_literals(value: object) -> list[Mapping[str, object]]:
+    if isinstance(value, str):
+        value = json.loads(value)
+    if value is None:
+        return []
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"literals must be a list of objects, got {type(value).__name__}")
+    return [v for v in value if isinstance(v, Mapping)]
+
+
+def _axis_position(variable_id: str) -> tuple[str, int] | None:
+    axis, sep, j = variable_id.rpartition("#")
+    if not sep or not j.isdigit():
+        return None
+    return axis, int(j)
+
+
+@dataclass(frozen=True, eq=False)
+class LiteralMap:
+    """Markets → literals, and each cluster's variables in index order (see the module docstring)."""
+
+    markets: Mapping[str, MarketLiterals]
+    variables: Mapping[str, tuple[str, ...]]
+    _positions: Mapping[str, tuple[tuple[str, int] | None, ...]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        positions = {c: tuple(_axis_position(v) for v in names) for c, names in self.variables.items()}
+        object.__setattr__(self, "_positions", positions)
+
+    def clusters(self) -> tuple[str, ...]:
+        return tuple(sorted(self.variables))
+
+    def cluster_of(self, market: str) -> str:
+        return self.markets[market].cluster_id
+
+    def consistent(self, cluster: str, assignment: Mapping[int, bool]) -> bool:
+        """Whether an assignment of some variables respects the nesting of every axis."""
+        positions = self._positions.get(cluster, ())
+        ones: dict[str, int] = {}
+        zeros: dict[str, int] = {}
+        for i, v in assignment.items():
+            pos = positions[i] if 0 <= i < len(positions) else None
+            if pos is None:
+                continue
+            axis, j = pos
+            if v:
+                ones[axis] = max(ones.get(axis, j), j)
+            else:
+                zeros[axis] = min(zeros.get(axis, j), j)
+        return all(ones[a] < zeros[a] for a in ones.keys() & zeros.keys())
+
+    def event(self, legs: Sequence[tuple[str, str]]) -> ParlayEvent:
+        """Per-cluster events of ``legs``; raises KeyError for a market without literals."""
+        required: dict[str, Assignment] = {}
+        excluded: dict[str, list[tuple[tuple[int, bool], ...]]] = {}
+        conflict: set[str] = set()
+        order: list[str] = []
+        for market, side in legs:
+            if side not in (YES, NO):
+                raise ValueError(f"side must be 'yes' or 'no', got {side!r}")
+            info = self.markets[market]
+            c = info.cluster_id
+            if c not in required:
+                required[c], excluded[c] = {}, []
+                order.append(c)
+            if side == YES or info.defines_variable:
+                flip = side == NO
+                for i, v in info.literals:
+                    value = (not v) if flip else v
+                    if required[c].get(i, value) != value:
+                        conflict.add(c)
+                    required[c][i] = value
+            elif info.literals:
+                excluded[c].append(info.literals)
+            else:
+                conflict.add(c)  # NO on an always-true market
+        events = []
+        impossible_reason = None
+        for c in order:
+            ev = ClusterEvent(
+                c,
+                tuple(sorted(required[c].items())),
+                tuple(sorted(set(excluded[c]))),
+                c in conflict,
+            )
+            events.append(ev)
+            if impossible_reason is None and not self._possible(ev):
+                impossible_reason = f"legs contradict on cluster {c}"
+        return ParlayEvent(tuple(events), impossible_reason is not None, impossible_reason)
+
+    def _possible(self, ev: ClusterEvent) -> bool:
+        if ev.conflict:
+            return False
+        base = dict(ev.required)
+        choices = [[(i, not v) for i, v in conj] for conj in ev.excluded]
+        for pick in itertools.product(*choices):
+            term = dict(base)
+            ok = True
+            for i, v in pick:
+                if term.get(i, v) != v:
+                    ok = False
+                    break
+                term[i] = v
+            if ok and self.consistent(ev.cluster_id, term):
+                return True
+        return False
+
+    def market_literals_of(self, market: str) -> dict[int, bool]:
+        return dict(self.markets[market].literals)
+
+
+def literal_map(rows: pd.DataFrame | Iterable[Mapping[str, object]]) -> LiteralMap:
+    """A :class:`LiteralMap` from ``marts.binary_variables`` rows (a DataFrame or records with
+    market_ticker, cluster_id, literals, optionally complement_ticker). ``literals`` may be the jsonb
+    list or its JSON text. Every cluster's variable indices must run 0 … n − 1 without gaps."""
+    records = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else list(rows)
+    markets: dict[str, MarketLiterals] = {}
+    names: dict[str, dict[int, str]] = {}
+    for r in records:
+        ticker, cluster = str(r["market_ticker"]), str(r["cluster_id"])
+        lits = _parse_literals(r.get("literals"))
+        pairs = tuple((int(lit["variable_index"]), not bool(lit.get("negated", False))) for lit in lits)  # type: ignore[call-overload]
+        ids = tuple(str(lit["variable_id"]) for lit in lits)
+        for (i, _), vid in zip(pairs, ids, strict=True):
+            known = names.setdefault(cluster, {}).get(i)
+            if known is not None and known != vid:
+                raise ValueError(f"cluster {cluster}: variable index {i} is both {known} and {vid}")
+            names[cluster][i] = vid
+        comp = r.get("complement_ticker")
+        markets[ticker] = MarketLiterals(
+            ticker, cluster, pairs, ids, comp if isinstance(comp, str) and comp else None
+        )
+    variables: dict[str, tuple[str, ...]] = {}
+    for cluster, by_index in names.items():
+        n = max(by_index) + 1
+        missing = [i for i in range(n) if i not in by_index]
+        if missing:
+            raise ValueError(f"cluster {cluster}: variable indices {missing} name no literal")
+        variables[cluster] = tuple(by_index[i] for i in range(n))
+    return LiteralMap(markets, variables)
+
+
+# ----------------------------------------------------------------------------- pricing an event
+def _term_probability(model: IsingModel, assignment: Mapping[int, bool], method: Method) -> float:
+    if not assignment:
+        return 1.0
+    return float(model.joint_probability(dict(assignment), method))
+
+
+def event_probability(model: IsingModel, event: ClusterEvent, method: Method = "auto") -> float:
+    """P(event) under the cluster's Ising law, by inclusion–exclusion over the excluded conjunctions.
+    Raises :class:`NotConvergedError` when inference fails."""
+    if event.conflict:
+        return 0.0
+    base = dict(event.required)
+    total = 0.0
+    m = len(event.excluded)
+    for r in range(m + 1):
+        for subset in itertools.combinations(range(m), r):
+            term = dict(base)
+            empty = False
+            for k in subset:
+                for i, v in event.excluded[k]:
+                    if term.get(i, v) != v:
+                        empty = True
+                    term[i] = v
+            if not empty:
+                total += (-1) ** r * _term_probability(model, term, method)
+    return float(min(max(total, 0.0), 1.0))
+
+
+# ----------------------------------------------------------------------------- panel and targets
+def variable_mids(panel: pd.DataFrame, literals: LiteralMap, cluster: str) -> pd.DataFrame:
+    """Minute × variable YES mids of one cluster from a market panel (minute, market_ticker, mid).
+
+    A one-literal market gives its variable's mid directly (``1 − mid`` when negated); several markets
+    on one variable (the two moneylines of a game) are averaged. Columns are the cluster's variable ids
+    in index order (all-NaN where no market defines the variable); rows sorted by minute."""
+    names = literals.variables[cluster]
+    cols: dict[str, list[pd.Series]] = {}
+    if not panel.empty:
+        wide = panel.pivot_table(index="minute", columns="market_ticker", values="mid", aggfunc="last")
+        for ticker in wide.columns:
+            info = literals.markets.get(str(ticker))
+            if info is None or info.cluster_id != cluster or not info.defines_variable:
+                continue
+            (i, v), = info.literals
+            series = wide[ticker].astype(float)
+            cols.setdefault(names[i], []).append(series if v else 1.0 - series)
+        index = wide.index
+    else:
+        index = pd.Index([], name="minute")
+    out = pd.DataFrame(index=index)
+    for name in names:
+        parts = cols.get(name)
+        out[name] = pd.concat(parts, axis=1).mean(axis=1) if parts else np.nan
+    return out.sort_index()
+
+
+def conjunction_mids(
+    panel: pd.DataFrame, literals: LiteralMap, cluster: str
+) -> tuple[pd.DataFrame, dict[str, tuple[tuple[str, bool], ...]]]:
+    """Minute × market mids of the cluster's multi-literal markets (brackets), and their literals as
+    ``(variable_id, value)`` pairs — the ``conjunctions`` argument of :func:`fit_cluster`."""
+    names = literals.variables[cluster]
+    conj = {
+        t: tuple((names[i], v) for i, v in info.literals)
+        for t, info in literals.markets.items()
+        if info.cluster_id == cluster and len(info.literals) >= 2
+    }
+    if panel.empty or not conj:
+        return pd.DataFrame(), {}
+    sub = panel[panel["market_ticker"].isin(list(conj))]
+    if sub.empty:
+        return pd.DataFrame(), {}
+    wide = sub.pivot_table(index="minute", columns="market_ticker", values="mid", aggfunc="last").astype(float)
+    wide.columns = [str(c) for c in wide.columns]
+    return wide.sort_index(), {c: conj[c] for c in wide.columns}
+
+
+def _asof_mids(panel: pd.DataFrame) -> pd.DataFrame:
+    wide = panel.pivot_table(index="minute", columns="market_ticker", values="mid", aggfunc="last")
+    return wide.sort_index().ffill()
+
+
+def cluster_targets(
+    combo_targets: pd.DataFrame,
+    literals: LiteralMap,
+    panel: pd.DataFrame | None = None,
+    *,
+    cross_cluster: Literal["skip", "divide"] = "divide",
+    min_other_probability: float = 0.05,
+) -> dict[str, pd.DataFrame]:
+    """Per cluster, the learning targets of its combo trades (``marts.combo_targets`` rows: ts,
+    target_legs, target_clipped, use_for_learning; trade_id and contracts kept when present).
+
+    ``target_legs`` are canonical all-YES markets; their literals are joined per cluster. A target on
+    one cluster is used as is. A cross-cluster target q = Π_c P(A_c) (clusters independent) gives cluster
+    c the target q / Π_{c' ≠ c} P(A_c'), with P(A_c') from the latest panel mids at or before the trade
+    (conjunctions on another cluster as the product of their markets' mids), when ``cross_cluster`` is
+    ``"divide"`` and that product is at least ``min_other_probability``; otherwise it is skipped. Rows
+    whose legs contradict are skipped. Output columns: ts, legs (tuple of (variable_id, value)), target,
+    trade_id, contracts, n_clusters.
+    """
+    out: dict[str, list[dict[str, object]]] = {}
+    rows = combo_targets
+    if "use_for_learning" in rows.columns:
+        rows = rows[rows["use_for_learning"].map(lambda v: bool(v) if v is not None else False)]
+    mids = _asof_mids(panel) if panel is not None and not panel.empty and cross_cluster == "divide" else None
+    for r in rows.to_dict("records"):
+        q = r.get("target_clipped", r.get("target"))
+        if q is None or (isinstance(q, float) and math.isnan(q)):
+            continue
+        legs = [(str(m), YES) for m in (r["target_legs"] or [])]
+        if not legs or any(m not in literals.markets for m, _ in legs):
+            continue
+        event = literals.event(legs)
+        if event.impossible:
+            continue
+        ts = pd.Timestamp(r["ts"])
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
+        by_cluster = {e.cluster_id: e for e in event.clusters}
+        markets_of: dict[str, list[str]] = {}
+        for m, _ in legs:
+            markets_of.setdefault(literals.cluster_of(m), []).append(m)
+        for c, ev in by_cluster.items():
+            target = float(q)
+            if len(by_cluster) > 1:
+                if mids is None:
+                    continue
+                others = [m for c2, ms in markets_of.items() if c2 != c for m in ms]
+                prior = mids[mids.index <= ts - pd.Timedelta(minutes=1)]
+                if prior.empty or any(m not in prior.columns for m in others):
+                    continue
+                last = prior.iloc[-1]
+                p_other = float(np.prod([float(last[m]) for m in others]))
+                if not np.isfinite(p_other) or p_other < min_other_probability:
+                    continue
+                target = min(target / p_other, 1.0)
+            names = literals.variables[c]
+            out.setdefault(c, []).append({
+                "ts": ts,
+                "legs": tuple((names[i], v) for i, v in ev.required),
+                "target": target,
+                "trade_id": r.get("trade_id"),
+                "contracts": r.get("contracts"),
+                "n_clusters": len(by_cluster),
+            })
+    cols = ["ts", "legs", "target", "trade_id", "contracts", "n_clusters"]
+    return {c: pd.DataFrame(v, columns=cols).sort_values("ts", kind="stable").reset_index(drop=True)
+            for c, v in out.items()}
+
+
+# ----------------------------------------------------------------------------- fitting
+def default_fit_inference() -> InferenceConfig:
+    """Exact enumeration up to 12 variables while fitting (2¹²-state tables are cheap to rebuild after
+    every step); cutset BP above, with exact fallback up to 20."""
+    return InferenceConfig(exact_max_n=12, exact_limit_n=20, table_max_n=12)
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Replay settings (see the module docstring). Learner settings are passed through to
+    :class:`~models.pricing.learning.LearnerConfig`."""
+
+    setting: Literal["amm", "standalone"] = "amm"
+    eta_h: float = 0.1
+    eta_J: float = 0.1
+    init_mids: int = 30
+    init_eps: float = 1e-3
+    min_mid_change: float = 0.005
+    base_delay_seconds: float = 60.0
+    books: bool = False  # AMM: keep an LMSR book per observed contract (every update re-prices every book)
+    flow_shares: float = 10.0  # standalone: shares per parlay trade when the targets carry no 'contracts'
+    lmsr_b: float = 100.0
+    l2_J: float = 0.0
+    max_abs_J: float | None = 10.0
+    parlay_couplings: Literal["legs", "all"] = "legs"
+    fields: Literal["all", "legs"] = "all"
+    target_eps: float = 1e-4
+    method: Method = "auto"
+    inference: InferenceConfig = field(default_factory=default_fit_inference)
+
+    def __post_init__(self) -> None:
+        if self.setting not in ("amm", "standalone"):
+            raise ValueError(f"setting must be 'amm' or 'standalone', got {self.setting!r}")
+        if self.init_mids < 1:
+            raise ValueError("init_mids must be ≥ 1")
+        if self.min_mid_change < 0 or self.base_delay_seconds < 0 or self.flow_shares <= 0:
+            raise ValueError("min_mid_change and base_delay_seconds must be ≥ 0, flow_shares > 0")
+        self.learner_config()  # validates the learner settings
+
+    def learner_config(self) -> LearnerConfig:
+        return LearnerConfig(
+            eta_h=self.eta_h, eta_J=self.eta_J, parlay_couplings=self.parlay_couplings, fields=self.fields,
+            l2_J=self.l2_J, max_abs_J=self.max_abs_J, target_eps=self.target_eps, method=self.method,
+            lmsr_b=self.lmsr_b, setting=self.setting, on_not_converged="skip",
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready hyper-parameters."""
+        out = asdict(self)
+        out["inference"] = {
+            "exact_max_n": self.inference.exact_max_n,
+            "exact_limit_n": self.inference.exact_limit_n,
+            "table_max_n": self.inference.table_max_n,
+            "bp": asdict(self.inference.bp),
+        }
+        return out
+
+
+@dataclass(frozen=True)
+class FitMetrics:
+    """Summary of a replay. CE and |price − target| are over the parlay targets, under the initial and
+    the final model; ``logit_rmse`` is the final model's root-mean-square log-odds error on them."""
+
+    n_variables: int
+    n_couplings: int
+    n_base_updates: int
+    n_parlay_updates: int
+    n_skipped: int
+    n_targets: int
+    initial_ce: float | None
+    final_ce: float | None
+    initial_mae: float | None
+    final_mae: float | None
+    logit_rmse: float | None
+    shadow_cost: float
+    uninitialized_variables: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True, eq=False)
+class FitResult:
+    cluster_id: str
+    variables: tuple[str, ...]
+    model: IsingModel
+    initial_model: IsingModel
+    trajectory: pd.DataFrame
+    metrics: FitMetrics
+    converged: bool
+    diagnostics: InferenceDiagnostics | None
+    notes: tuple[str, ...] = ()
+
+
+TRAJECTORY_COLUMNS = [
+    "ts", "kind", "contract", "n_legs", "target", "price_before", "price_after", "loss_before", "skipped",
+    "trade_id",
+]
+
+
+def _legs_index(legs: object, position: Mapping[str, int], n: int) -> dict[int, bool]:
+    items: Iterable[tuple[object, object]]
+    if isinstance(legs, str):
+        legs = json.loads(legs)
+    items = legs.items() if isinstance(legs, Mapping) else [tuple(x) for x in legs]  # type: ignore[union-attr]
+    out: dict[int, bool] = {}
+    for key, value in items:
+        i = position[key] if isinstance(key, str) else int(key)  # type: ignore[call-overload]
+        if not 0 <= i < n:
+            raise ValueError(f"leg {key!r} is not a variable of the cluster")
+        v = bool(value)
+        if out.get(i, v) != v:
+            raise ValueError(f"legs {legs!r} clamp variable {key!r} both ways")
+        out[i] = v
+    return out
+
+
+def _events(
+    mids: pd.DataFrame,
+    variables: Sequence[str],
+    conj_mids: pd.DataFrame | None,
+    conj_legs: Mapping[int, Assignment],
+    targets: pd.DataFrame,
+    position: Mapping[str, int],
+    config: FitConfig,
+) -> list[tuple[pd.Timestamp, int, int, str, dict[int, bool], float, object, float | None]]:
+    """(ts, order, seq, kind, legs, target, trade_id, contracts), time-ordered; base events first at ties."""
+    delay = pd.Timedelta(seconds=config.base_delay_seconds)
+    out = []
+    seq = 0
+    frames: list[tuple[pd.DataFrame, Sequence[object], str]] = [(mids, list(variables), "base")]
+    if conj_mids is not None and not conj_mids.empty:
+        frames.append((conj_mids, list(conj_mids.columns), "conjunction"))
+    for frame, columns, kind in frames:
+        for k, col in enumerate(columns):
+            if col not in frame.columns:
+                continue
+            series = frame[col].astype(float)
+            last: float | None = None
+            for minute, value in series.items():
+                if not np.isfinite(value):
+                    continue
+                if last is not None and abs(value - last) < config.min_mid_change:
+                    continue
+                if last is None and kind == "base":
+                    last = value  # the first mid is already in the initial fields
+                    continue
+                last = value
+                legs = {position[str(col)]: True} if kind == "base" else conj_legs[k]
+                ts = pd.Timestamp(minute)  # type: ignore[arg-type]
+                ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
+                out.append((ts + delay, 0, seq, kind, legs, float(value), None, None))
+                seq += 1
+    n = len(variables)
+    for r in targets.to_dict("records"):
+        ts = pd.Timestamp(r["ts"])  # type: ignore[arg-type]
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
+        q = float(r["target"])  # type: ignore[arg-type]
+        if not np.isfinite(q):
+            continue
+        legs = _legs_index(r["legs"], position, n)
+        contracts = r.get("contracts")
+        c = float(contracts) if contracts is not None and not pd.isna(contracts) else None  # type: ignore[arg-type]
+        out.append((ts, 1, seq, "parlay", legs, q, r.get("trade_id"), c))
+        seq += 1
+    out.sort(key=lambda e: (e[0], e[1], e[2]))
+    return out
+
+
+def _target_metrics(model: IsingModel, parlays: list[tuple[dict[int, bool], float]], method: Method,
+                    eps: float) -> tuple[float, float, float]:
+    if not parlays:
+        return math.nan, math.nan, math.nan
+    ce, ae, se = [], [], []
+    for legs, q in parlays:
+        try:
+            p = float(model.joint_probability(legs, method))
+        except NotConvergedError:
+            continue
+        p = min(max(p, eps), 1.0 - eps)
+        qc = min(max(q, eps), 1.0 - eps)
+        ce.append(cross_entropy(qc, p))
+        ae.append(abs(p - q))
+        se.append((math.log(p / (1 - p)) - math.log(qc / (1 - qc))) ** 2)
+    if not ce:
+        return math.nan, math.nan, math.nan
+    return float(np.mean(ce)), float(np.mean(ae)), float(math.sqrt(np.mean(se)))
+
+
+def fit_cluster(
+    cluster_id: str,
+    variables: Sequence[str],
+    mids: pd.DataFrame,
+    targets: pd.DataFrame,
+    config: FitConfig | None = None,
+    *,
+    conjunctions: Mapping[str, Sequence[tuple[str, bool]]] | None = None,
+) -> FitResult:
+    """Fit one cluster's Ising model by replaying its data (see the module docstring).
+
+    ``variables``: the cluster's variable ids in index order. ``mids``: minute-indexed (time-ordered)
+    variable-level YES mids, columns named by variable id (missing columns / NaN allowed); extra columns
+    named in ``conjunctions`` hold the mids of markets whose YES is a conjunction of
+    ``(variable_id, value)`` literals (brackets): they train fields only. ``targets``: ts, legs (a
+    mapping or pairs of variable id or index → value), target, optional trade_id and contracts.
+    """
+    cfg = config or FitConfig()
+    names = tuple(str(v) for v in variables)
+    if not names:
+        raise ValueError(f"cluster {cluster_id} has no variables")
+    position = {v: i for i, v in enumerate(names)}
+    n = len(names)
+    mids = mids.sort_index()
+    notes: list[str] = []
+
+    series = []
+    uninitialized = 0
+    for v in names:
+        values = mids[v].to_numpy(dtype=float) if v in mids.columns else np.array([])
+        values = values[np.isfinite(values)][: cfg.init_mids]
+        if values.size == 0:
+            uninitialized += 1
+            values = np.array([0.5])
+        series.append(values)
+    if uninitialized:
+        notes.append(f"{uninitialized} variable(s) without mids start at field 0 (p = 0.5)")
+    h0 = initial_fields(series, cfg.init_mids, cfg.init_eps)
+    model0 = IsingModel(h0, np.zeros((n, n)), cfg.inference)
+
+    conj_cols = [c for c in (conjunctions or {}) if c in mids.columns]
+    conj_legs = {k: _legs_index(list((conjunctions or {})[c]), position, n) for k, c in enumerate(conj_cols)}
+    events = _events(mids, names, mids[conj_cols] if conj_cols else None, conj_legs,
+                     targets, position, cfg)
+
+    lcfg = cfg.learner_config()
+    fields_only = replace(lcfg, eta_J=0.0, l2_J=0.0)
+    learner = OnlineLearner(model0, lcfg)
+    parlays: list[tuple[dict[int, bool], float]] = []
+    rows: list[dict[str, object]] = []
+    n_base = n_parlay = 0
+    shadow = 0.0
+    for ts, _, _, kind, legs, q, trade_id, contracts in events:
+        contract = Contract.of(legs)
+        if kind == "parlay":
+            parlays.append((legs, q))
+        learner.config = fields_only if kind == "conjunction" else lcfg
+        if kind == "parlay" and cfg.setting == "standalone":
+            book = learner.register(contract)
+            p_book = learner.books[book].price()
+            side = YES if q > p_book else NO
+            result = learner.observe_flow(contract, side, contracts if contracts else cfg.flow_shares)
+        else:
+            trade = cfg.books and cfg.setting == "amm"
+            result = learner.observe(contract, q, trade=trade)
+        learner.config = lcfg
+        skipped = result.skipped is not None
+        if not skipped:
+            shadow += result.shadow_cost
+            if kind == "parlay":
+                n_parlay += 1
+            else:
+                n_base += 1
+        pb = result.price_before
+        rows.append({
+            "ts": ts, "kind": kind,
+            "contract": ",".join(f"{'' if v else '!'}{names[i]}" for i, v in contract.legs),
+            "n_legs": len(contract.legs), "target": q, "price_before": pb, "price_after": result.price_after,
+            "loss_before": cross_entropy(min(max(q, cfg.target_eps), 1 - cfg.target_eps),
+                                         min(max(pb, cfg.target_eps), 1 - cfg.target_eps))
+            if np.isfinite(pb) else math.nan,
+            "skipped": skipped, "trade_id": trade_id,
+        })
+    model = learner.model
+    diag: InferenceDiagnostics | None
+    try:
+        diag = model.moments(cfg.method).diagnostics
+        final_ok = True
+    except NotConvergedError as err:
+        diag = err.diagnostics
+        final_ok = False
+        notes.append(f"final model: {err}")
+    if learner.skipped:
+        notes.append(f"{learner.skipped} event(s) skipped: inference did not converge")
+    ice, imae, _ = _target_metrics(model0, parlays, cfg.method, cfg.target_eps)
+    fce, fmae, rmse = _target_metrics(model, parlays, cfg.method, cfg.target_eps)
+    metrics = FitMetrics(
+        n_variables=n,
+        n_couplings=int(np.count_nonzero(np.triu(model.J, 1))),
+        n_base_updates=n_base,
+        n_parlay_updates=n_parlay,
+        n_skipped=int(learner.skipped),
+        n_targets=len(parlays),
+        initial_ce=ice,
+        final_ce=fce,
+        initial_mae=imae,
+        final_mae=fmae,
+        logit_rmse=rmse,
+        shadow_cost=float(shadow),
+        uninitialized_variables=uninitialized,
+    )
+    trajectory = pd.DataFrame(rows, columns=TRAJECTORY_COLUMNS)
+    return FitResult(
+        cluster_id=cluster_id,
+        variables=names,
+        model=model,
+        initial_model=model0,
+        trajectory=trajectory,
+        metrics=metrics,
+        converged=final_ok and learner.skipped == 0,
+        diagnostics=diag,
+        notes=tuple(notes),
+    )

@@ -1,0 +1,340 @@
+"""The risk engine: the gate between pricing and execution.
+
+Hard rules, each named when it rejects: stake bounds, per-market exposure, LP capacity against the book's
+exact worst case, the LP drawdown guardrail, and quotability (impossible combos, prices off the grid).
+
+Outcomes are expressed over *binary variables* (the structural layer's mapping, where every assignment
+is feasible): each market resolves YES exactly when a conjunction of literals over its cluster's
+variables holds (one literal for most markets; a bracket is ``y_k ∧ ¬y_{k+1}``). The book's payout in
+an outcome is the sum of payouts of the bets whose legs all hold. Its worst case is computed exactly by
+enumerating the variables of each connected component of the book (components are independent, so
+their worst cases add up) when the component is small, and bounded (every bet in the component wins)
+otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+import numpy as np
+
+YES, NO = "yes", "no"
+CENT = Decimal("0.01")
+
+Literal = tuple[str, bool]  # (variable id, required value)
+
+
+@dataclass(frozen=True)
+class MarketDef:
+    """A market's YES event as a conjunction of variable literals."""
+
+    market_ticker: str
+    literals: tuple[Literal, ...]
+
+    def __post_init__(self) -> None:
+        if not self.literals:
+            raise ValueError(f"{self.market_ticker}: a market needs at least one literal")
+
+
+@dataclass(frozen=True)
+class BookBet:
+    legs: tuple[tuple[str, str], ...]  # (market_ticker, side)
+    payout: Decimal
+    stake: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class RiskConfig:
+    base_margin: float = 0.02  # probability points added to every fair price
+    uncertainty_multiplier: float = 1.5  # … plus this many ensemble standard deviations
+    max_margin: float = 0.15  # wider than this: the model is too unsure to quote
+    min_stake: Decimal = Decimal("1")
+    max_stake: Decimal = Decimal("1000")
+    max_market_exposure: Decimal = Decimal("25000")  # payout at risk on one market side
+    lp_utilization: float = 0.8  # worst-case payout ≤ this share of the pool's cash
+    max_drawdown: float = 0.2  # halt new quotes beyond this drop of pool equity from its peak
+    tick: Decimal = Decimal("0.01")  # Kalshi's price grid
+    min_price: Decimal = Decimal("0.01")
+    max_price: Decimal = Decimal("0.99")
+    max_enumeration_vars: int = 18
+
+    def __post_init__(self) -> None:
+        if self.base_margin < 0 or self.uncertainty_multiplier < 0:
+            raise ValueError("margins must be non-negative")
+        if not 0 < self.lp_utilization <= 1 or not 0 < self.max_drawdown < 1:
+            raise ValueError("lp_utilization must be in (0, 1] and max_drawdown in (0, 1)")
+        if self.min_stake <= 0 or self.max_stake < self.min_stake:
+            raise ValueError("need 0 < min_stake <= max_stake")
+
+
+@dataclass(frozen=True)
+class PoolState:
+    cash: Decimal  # LP capital + stakes received − payouts paid (+ hedge P&L)
+    equity: Decimal  # cash − expected liabilities, marked to model
+    peak_equity: Decimal
+
+    @property
+    def drawdown(self) -> float:
+        if self.peak_equity <= 0:
+            return 0.0
+        return float((self.peak_equity - self.equity) / self.peak_equity)
+
+
+@dataclass(frozen=True)
+class WorstCase:
+    payout: Decimal
+    exact: bool
+    variables: int
+
+
+@dataclass(frozen=True)
+class RiskDecision:
+    accepted: bool
+    rule: str | None  # the rule that rejected, None when accepted
+    reason: str
+    probability: float  # final (fair) probability used
+    uncertainty: float
+    margin: float
+    price: Decimal  # dollars per $1 of payout, on the tick grid, rounded up
+    payout: Decimal  # for the requested stake, rounded down to the cent
+    max_stake: Decimal  # the largest stake every rule allows right now
+    worst_case_payout: Decimal  # of the book including this bet at the requested stake
+    worst_case_exact: bool
+
+
+# ----------------------------------------------------------------------------- outcomes
+
+
+def _leg_literal_sets(leg: tuple[str, str], markets: Mapping[str, MarketDef]) -> MarketDef:
+    try:
+        return markets[leg[0]]
+    except KeyError:
+        raise KeyError(f"no variable mapping for market {leg[0]!r}") from None
+
+
+def _bet_variables(bet: BookBet, markets: Mapping[str, MarketDef]) -> set[str]:
+    return {v for leg in bet.legs for v, _ in _leg_literal_sets(leg, markets).literals}
+
+
+def is_impossible(legs: Sequence[tuple[str, str]], markets: Mapping[str, MarketDef]) -> bool:
+    """True when no assignment of the variables makes every leg hold."""
+    variables = sorted({v for leg in legs for v, _ in _leg_literal_sets(leg, markets).literals})
+    if len(variables) > 22:
+        raise ValueError("too many variables to decide feasibility by enumeration")
+    grid = _grid(len(variables))
+    return not bool(_bet_mask(BookBet(tuple(legs), Decimal(1)), markets, variables, grid).any())
+
+
+def _grid(n: int) -> np.ndarray:
+    """All 2ⁿ assignments as a boolean matrix (rows: outcomes, columns: variables)."""
+    codes = np.arange(1 << n, dtype=np.int64)
+    return ((codes[:, None] >> np.arange(n, dtype=np.int64)) & 1).astype(bool)
+
+
+def _bet_mask(bet: BookBet, markets: Mapping[str, MarketDef], variables: list[str], grid: np.ndarray) -> np.ndarray:
+    col = {v: i for i, v in enumerate(variables)}
+    mask = np.ones(grid.shape[0], dtype=bool)
+    for leg in bet.legs:
+        m = _leg_literal_sets(leg, markets)
+        holds = np.ones(grid.shape[0], dtype=bool)
+        for var, value in m.literals:
+            holds &= grid[:, col[var]] == value
+        mask &= holds if leg[1] == YES else ~holds
+    return mask
+
+
+def _components(bets: Sequence[BookBet], markets: Mapping[str, MarketDef]) -> list[tuple[list[str], list[int]]]:
+    """Connected components of the book: variables linked by a common bet."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    bet_vars = [sorted(_bet_variables(b, markets)) for b in bets]
+    for vs in bet_vars:
+        for v in vs[1:]:
+            ra, rb = find(vs[0]), find(v)
+            if ra != rb:
+                parent[ra] = rb
+        if vs:
+            find(vs[0])
+    groups: dict[str, tuple[list[str], list[int]]] = {}
+    for i, vs in enumerate(bet_vars):
+        root = find(vs[0])
+        g = groups.setdefault(root, ([], []))
+        g[1].append(i)
+    for v in parent:
+        root = find(v)
+        if root in groups:
+            groups[root][0].append(v)
+    return [(sorted(set(vs)), idx) for vs, idx in groups.values()]
+
+
+def worst_case_payout(
+    bets: Sequence[BookBet], markets: Mapping[str, MarketDef], max_vars: int = 18
+) -> WorstCase:
+    """max over outcomes of the total payout owed: exact per component up to ``max_vars`` variables."""
+    total = Decimal(0)
+    exact = True
+    largest = 0
+    for variables, idx in _components(bets, markets):
+        largest = max(largest, len(variables))
+        if len(variables) <= max_vars:
+            grid = _grid(len(variables))
+            owed = np.zeros(grid.shape[0], dtype=np.float64)
+            for i in idx:
+                owed += float(bets[i].payout) * _bet_mask(bets[i], markets, variables, grid)
+            best = int(np.argmax(owed))
+            # recompute the maximizing outcome exactly in decimals
+            at_best = grid[best : best + 1]
+            total += sum(
+                (bets[i].payout for i in idx if _bet_mask(bets[i], markets, variables, at_best)[0]), Decimal(0)
+            )
+        else:
+            exact = False
+            total += sum((bets[i].payout for i in idx), Decimal(0))
+    return WorstCase(total, exact, largest)
+
+
+# ----------------------------------------------------------------------------- pricing on the grid
+
+
+def price_on_grid(probability: float, margin: float, cfg: RiskConfig) -> Decimal:
+    """Fair probability plus margin, rounded UP to the tick (the house's favour)."""
+    # round away binary noise first (0.45 + 0.02 is 0.47000000000000003 in floating point)
+    raw = Decimal(repr(probability + margin)).quantize(Decimal("1e-9"))
+    ticks = (raw / cfg.tick).to_integral_value(rounding=ROUND_CEILING)
+    return max(ticks * cfg.tick, cfg.min_price)
+
+
+def payout_for(stake: Decimal, price: Decimal) -> Decimal:
+    """Payout for a stake at a price, rounded DOWN to the cent (the house's favour)."""
+    return (stake / price).quantize(CENT, rounding=ROUND_FLOOR)
+
+
+def margin_for(uncertainty: float, cfg: RiskConfig) -> float:
+    return cfg.base_margin + cfg.uncertainty_multiplier * max(uncertainty, 0.0)
+
+
+# ----------------------------------------------------------------------------- the gate
+
+
+@dataclass
+class Book:
+    """Open bets, as the risk engine sees them."""
+
+    bets: list[BookBet] = field(default_factory=list)
+
+    def market_exposure(self) -> dict[tuple[str, str], Decimal]:
+        out: dict[tuple[str, str], Decimal] = {}
+        for b in self.bets:
+            for leg in set(b.legs):
+                out[leg] = out.get(leg, Decimal(0)) + b.payout
+        return out
+
+
+def evaluate(
+    legs: Sequence[tuple[str, str]],
+    stake: Decimal,
+    probability: float,
+    uncertainty: float,
+    book: Book,
+    pool: PoolState,
+    markets: Mapping[str, MarketDef],
+    cfg: RiskConfig,
+) -> RiskDecision:
+    """Decide a parlay at ``stake``: accepted, or rejected by the first rule it breaks (named)."""
+    legs = tuple(legs)
+    margin = margin_for(uncertainty, cfg)
+
+    def reject(rule: str, reason: str, price: Decimal = Decimal(0), max_stake: Decimal = Decimal(0),
+               worst: WorstCase | None = None) -> RiskDecision:
+        return RiskDecision(False, rule, reason, probability, uncertainty, margin, price,
+                            payout_for(stake, price) if price > 0 else Decimal(0), max_stake,
+                            worst.payout if worst else Decimal(0), worst.exact if worst else True)
+
+    if pool.drawdown > cfg.max_drawdown:
+        return reject("drawdown_halt", f"LP equity is {pool.drawdown:.1%} below its peak (limit "
+                                       f"{cfg.max_drawdown:.0%}): new quotes are halted")
+    if is_impossible(legs, markets):
+        return reject("impossible_combo", "these legs cannot all win together")
+    if not 0.0 <= probability <= 1.0:
+        return reject("probability_out_of_range", f"model probability {probability} outside [0, 1]")
+    if margin > cfg.max_margin:
+        return reject("uncertainty_too_high", f"margin {margin:.3f} from uncertainty {uncertainty:.3f} exceeds "
+                                              f"{cfg.max_margin}")
+    price = price_on_grid(probability, margin, cfg)
+    if price > cfg.max_price:
+        return reject("price_off_grid", f"price {price} above {cfg.max_price}: nothing to win for the bettor", price)
+
+    # The largest payout each rule allows, then the largest stake. With W(x) what the book owes in
+    # outcome x, worst(new) = max(max_x W(x), max_{x: new wins} W(x) + payout): capacity binds the
+    # second term; the first must already fit.
+    capacity = Decimal(repr(cfg.lp_utilization)) * pool.cash
+    worst_now = worst_case_payout(book.bets, markets, cfg.max_enumeration_vars)
+    worst_if_win = _worst_when_bet_wins(book.bets, BookBet(legs, Decimal(1)), markets, cfg)
+    room_capacity = capacity - worst_if_win if worst_now.payout <= capacity else Decimal(0)
+    exposure = book.market_exposure()
+    room_market = min(cfg.max_market_exposure - exposure.get(leg, Decimal(0)) for leg in legs)
+    max_payout = max(Decimal(0), min(room_capacity, room_market))
+    max_stake = min(cfg.max_stake, (max_payout * price).quantize(CENT, rounding=ROUND_FLOOR))
+    payout = payout_for(stake, price)
+    worst_after = worst_case_payout([*book.bets, BookBet(legs, payout, stake)], markets, cfg.max_enumeration_vars)
+
+    if stake < cfg.min_stake:
+        return reject("stake_too_small", f"stake {stake} below the minimum {cfg.min_stake}", price, max_stake,
+                      worst_after)
+    if stake > cfg.max_stake:
+        return reject("stake_above_max", f"stake {stake} above the per-parlay maximum {cfg.max_stake}", price,
+                      max_stake, worst_after)
+    if payout > room_market:
+        return reject("market_exposure_limit", f"payout {payout} would exceed the per-market exposure limit "
+                                               f"{cfg.max_market_exposure} (room {max(room_market, Decimal(0))})",
+                      price, max_stake, worst_after)
+    if worst_after.payout > capacity:
+        reason = (f"worst-case payout {worst_after.payout} would exceed {cfg.lp_utilization:.0%} "
+                  f"of pool cash {pool.cash}")
+        return reject("lp_capacity", reason, price, max_stake, worst_after)
+    return RiskDecision(True, None, "accepted", probability, uncertainty, margin, price, payout, max_stake,
+                        worst_after.payout, worst_after.exact)
+
+
+def _worst_when_bet_wins(
+    bets: Sequence[BookBet], new: BookBet, markets: Mapping[str, MarketDef], cfg: RiskConfig
+) -> Decimal:
+    """max over outcomes in which ``new`` wins of what the existing book owes (exact for small components,
+    bounded otherwise). Other components are independent of the new bet: their worst case adds."""
+    new_vars = _bet_variables(new, markets)
+    comps = _components([*bets, new], markets)
+    total = Decimal(0)
+    for variables, idx in comps:
+        members = [i for i in idx if i < len(bets)]
+        if not set(variables) & new_vars:
+            if members:
+                total += worst_case_payout([bets[i] for i in members], markets, cfg.max_enumeration_vars).payout
+            continue
+        if len(variables) > cfg.max_enumeration_vars:
+            total += sum((bets[i].payout for i in members), Decimal(0))
+            continue
+        grid = _grid(len(variables))
+        wins = _bet_mask(new, markets, variables, grid)
+        if not wins.any():
+            continue
+        owed = np.zeros(grid.shape[0], dtype=np.float64)
+        for i in members:
+            owed += float(bets[i].payout) * _bet_mask(bets[i], markets, variables, grid)
+        owed[~wins] = -np.inf
+        best = int(np.argmax(owed))
+        total += sum((bets[i].payout for i in members
+                      if _bet_mask(bets[i], markets, variables, grid[best:best + 1])[0]), Decimal(0))
+    return total
+
+
+def book_from(rows: Iterable[tuple[Sequence[tuple[str, str]], Decimal, Decimal]]) -> Book:
+    """(legs, payout, stake) rows → Book."""
+    return Book([BookBet(tuple(legs), payout, stake) for legs, payout, stake in rows])

@@ -1,0 +1,1 @@
+"""Edges of the parlay market maker: configuration, storage, the Kalshi client, data sources, CLI."""

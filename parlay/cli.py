@@ -1,0 +1,313 @@
+"""``parlay``: the project's command line.
+
+Progress goes to stderr; machine-readable results (JSON) go to stdout, last line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="parlay",
+    help="Parlay market maker for Kalshi: ingest, features, pricing, risk, hedging — orchestrated by Dagster.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+db_app = typer.Typer(help="The project's PostgreSQL database (embedded by default).", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks: print speed and memory figures.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(bench_app, name="bench")
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="PostgreSQL URL (default: PARLAY_DATABASE_URL, else the embedded server)"),
+]
+
+
+class Source(StrEnum):
+    simulated = "simulated"
+    recorded = "recorded"
+    live = "live"
+
+
+def err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def fail(message: str, code: int = 1) -> None:
+    err(f"error: {message}")
+    raise typer.Exit(code)
+
+
+# ----------------------------------------------------------------------------- ingest-captures
+
+
+@app.command("ingest-captures")
+def ingest_captures(
+    paths: Annotated[list[Path], typer.Argument(help="capture files (.ndjson / .ndjson.gz) or folders")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Load Kalshi WebSocket capture files into raw.* / quarantine.*; print a JSON summary last."""
+    from parlay.db.connection import connect, redact, resolve_database_url
+    from parlay.db.migrate import migrate
+    from parlay.sources.recorded import RecordedSource
+    from parlay.warehouse.ingest import load_market_stream, load_metadata, load_settlements
+
+    try:
+        source = RecordedSource(paths)
+    except FileNotFoundError as exc:
+        fail(str(exc))
+    url = resolve_database_url(database_url)
+    err(f"[parlay] {len(source.files)} capture file(s) → {redact(url)}")
+    err("[parlay] scanning sequence numbers …")
+    for s in source.sessions():
+        err(f"[parlay] session {s.id}: {len(s.files)} file(s)")
+    with connect(url) as conn:
+        migrate(conn)
+        load_metadata(conn, source.metadata())
+        report = load_market_stream(conn, source, progress=lambda m: err(f"[parlay] {m}"))
+        load_settlements(conn, source.name, source.settlements())
+    for u in report.units:
+        flag = "" if u.balanced else "  UNBALANCED"
+        err(f"[parlay] {u.label}: read {u.messages_read}, loaded {u.loaded}, quarantined {u.quarantined}{flag}")
+    summary = report.summary()
+    if report.quarantine_reasons:
+        err(f"[parlay] quarantine reasons: {dict(report.quarantine_reasons)}")
+    if report.gaps:
+        err(f"[parlay] sequence gaps by kind: {dict(report.gaps)}")
+    print(json.dumps(summary), flush=True)
+    if not all(u.balanced for u in report.units):
+        raise typer.Exit(2)
+
+
+# ----------------------------------------------------------------------------- run
+
+
+@app.command("run")
+def run(
+    source: Annotated[Source, typer.Option("--source", help="where market data comes from")] = Source.simulated,
+    captures: Annotated[
+        list[Path] | None, typer.Option("--captures", help="capture files/folders for --source recorded")
+    ] = None,
+    database_url: DatabaseUrl = None,
+    day: Annotated[
+        list[str] | None,
+        typer.Option("--date", help="trading day(s) YYYY-MM-DD (default: simulated yesterday, recorded: "
+                                    "every day in the captures, live: today)"),
+    ] = None,
+) -> None:
+    """The main job: materialize the whole asset graph through Dagster (instance in the same Postgres)."""
+    from parlay import config
+    from parlay.orchestration import default_day, prepare_environment, run_main_job, where_to_look
+
+    if captures and source is not Source.recorded:
+        fail("--captures is only for --source recorded")
+    url = prepare_environment(database_url)
+    from parlay.db.connection import redact
+
+    err(f"[parlay] database: {redact(url)}")
+    if day:
+        try:
+            days = [date.fromisoformat(d) for d in day]
+        except ValueError as exc:
+            fail(f"--date: {exc}")
+    elif source is Source.recorded:
+        from parlay.sources.recorded import RecordedSource
+
+        try:
+            days = RecordedSource(captures or [config.captures_dir()]).days()
+        except FileNotFoundError as exc:
+            fail(f"{exc}. Pass --captures PATH or set PARLAY_CAPTURES_DIR.")
+    else:
+        days = [default_day(source.value)]
+    outcomes = run_main_job(source.value, days, captures or (), log=err)
+    ok = True
+    for o in outcomes:
+        err(f"\n[parlay] {o.day}: run {o.run_id} — {'success' if o.success else 'FAILED'}")
+        for key in sorted(o.materialized):
+            rows = o.metadata.get(key, {}).get("rows")
+            err(f"    materialized  {key}" + (f"  ({rows} rows)" if rows is not None else ""))
+        for step in o.failed_steps:
+            err(f"    FAILED asset  {step}")
+        err(f"    checks        {len(o.passed_checks)} passed, {len(o.failed_checks)} failed")
+        for check in o.failed_checks:
+            err(f"    FAILED check  {check}")
+        if not o.success and o.not_materialized:
+            err(f"    not materialized: {', '.join(o.not_materialized)}")
+        ok = ok and o.success
+    err("")
+    for line in where_to_look(url):
+        err(line)
+    print(json.dumps({
+        "success": ok,
+        "runs": [{"day": o.day.isoformat(), "run_id": o.run_id, "success": o.success,
+                  "failed_steps": o.failed_steps, "failed_checks": o.failed_checks} for o in outcomes],
+    }), flush=True)
+    if not ok:
+        raise typer.Exit(1)
+
+
+# ----------------------------------------------------------------------------- experiments
+
+
+@app.command("experiment")
+def experiment(
+    name: Annotated[str, typer.Argument(help="loss-scaling | convergence | parlay-reversal | noise")],
+    full: Annotated[bool, typer.Option("--full", help="paper-like sizes (minutes) instead of quick ones")] = False,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    runs: Annotated[int | None, typer.Option(help="independent runs (default: by mode)")] = None,
+    rounds: Annotated[int | None, typer.Option(help="trading rounds per run (default: by mode)")] = None,
+    workers: Annotated[int, typer.Option(help="processes for independent runs")] = 1,
+    out: Annotated[Path | None, typer.Option(help="folder for the table (CSV) and plot (PNG)")] = None,
+    save: Annotated[bool, typer.Option(help="also store the run in Postgres (schema evaluation)")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Run one of the paper's synthetic experiments: print its table, write CSV + PNG."""
+    import time
+
+    import pandas as pd
+
+    from models.experiments.runner import DISPLAY_COLUMNS, EXPERIMENTS, run_experiment
+    from parlay import config
+
+    if name not in EXPERIMENTS:
+        fail(f"unknown experiment {name!r}: choose one of {', '.join(sorted(EXPERIMENTS))}")
+    err(f"[parlay] experiment {name} ({'full' if full else 'quick'}, seed {seed}) …")
+    start = time.perf_counter()
+    result = run_experiment(name, quick=not full, seed=seed, runs=runs, rounds=rounds, workers=workers)
+    seconds = time.perf_counter() - start
+    folder = out or (config.data_dir() / "experiments")
+    folder.mkdir(parents=True, exist_ok=True)
+    csv_path, png_path = folder / f"{name}.csv", folder / f"{name}.png"
+    result.table.to_csv(csv_path, index=False)
+    png_path.write_bytes(result.figure_png)
+    cfg = result.config
+    with pd.option_context("display.width", 250, "display.max_columns", 40, "display.max_rows", 500,
+                           "display.float_format", lambda v: f"{v:.4g}"):
+        err(f"=== {name} ({cfg['mode']}, {cfg['runs']} runs × {cfg['rounds']} rounds, seed {seed}, "
+            f"{seconds:.1f} s) ===")
+        err(result.table[DISPLAY_COLUMNS[name]].to_string(index=False))
+    err(result.notes)
+    run_id = None
+    if save:
+        from parlay.db.connection import connect
+        from parlay.db.migrate import migrate
+        from parlay.evaluation_store import save_result
+
+        with connect(database_url) as conn:
+            migrate(conn)
+            run_id = save_result(conn, config.storage_url(), result, seconds)
+    print(json.dumps({"experiment": name, "mode": cfg["mode"], "seed": seed, "runs": cfg["runs"],
+                      "rounds": cfg["rounds"], "seconds": round(seconds, 1), "checks": result.checks,
+                      "table": str(csv_path), "plot": str(png_path), "run_id": run_id}), flush=True)
+
+
+# ----------------------------------------------------------------------------- ui
+
+
+@app.command("ui")
+def ui(
+    port: Annotated[int, typer.Option(help="port for the Dagster UI")] = 3000,
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Start the Dagster UI (and daemon: schedules, sensors) on the project's instance."""
+    from parlay.orchestration import prepare_environment
+
+    prepare_environment(database_url)
+    exe = Path(sys.executable).with_name("dagster")
+    err(f"[parlay] Dagster UI on http://{host}:{port}  (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
+    os.execv(str(exe), [str(exe), "dev", "-m", "dagster_project.definitions", "-h", host, "-p", str(port)])
+
+
+# ----------------------------------------------------------------------------- dbt
+
+
+@app.command("dbt-parse")
+def dbt_parse() -> None:
+    """Parse the dbt project (writes dbt/target/manifest.json, which the Dagster code location reads)."""
+    from parlay.dbtenv import parse
+
+    try:
+        path = parse()
+    except RuntimeError as exc:
+        fail(str(exc))
+    err(f"[parlay] dbt manifest: {path}")
+
+
+# ----------------------------------------------------------------------------- db
+
+
+@db_app.command("url")
+def db_url(database_url: DatabaseUrl = None) -> None:
+    """Print the database URL in use (starting the embedded server if needed)."""
+    from parlay.db.connection import resolve_database_url
+
+    print(resolve_database_url(database_url))
+
+
+@db_app.command("migrate")
+def db_migrate(database_url: DatabaseUrl = None) -> None:
+    """Apply pending schema migrations."""
+    from parlay.db.connection import connect
+    from parlay.db.migrate import migrate
+
+    with connect(database_url) as conn:
+        applied = migrate(conn)
+    print(json.dumps({"applied": applied}))
+
+
+@db_app.command("psql")
+def db_psql(database_url: DatabaseUrl = None) -> None:
+    """Open psql on the project's database."""
+    import shutil
+
+    from parlay.db.connection import resolve_database_url
+
+    url = resolve_database_url(database_url)
+    psql = shutil.which("psql")
+    if psql is None:
+        from pgserver._commands import POSTGRES_BIN_PATH
+
+        psql = str(POSTGRES_BIN_PATH / "psql")
+    os.execv(psql, [psql, url])
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostgreSQL server (data stays under .data/pg)."""
+    from parlay.db import embedded
+
+    print("stopped" if embedded.stop() else "not running")
+
+
+# ----------------------------------------------------------------------------- bench
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    paths: Annotated[list[Path] | None, typer.Argument(help="captures (default: PARLAY_CAPTURES_DIR)")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Load all captures into a fresh database; print messages/s and peak memory."""
+    from parlay.bench import ingest_benchmark
+
+    figures = ingest_benchmark(paths, database_url, log=err)
+    print(json.dumps(figures), flush=True)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,611 @@
+"""Recorded source: Kalshi WebSocket capture files (``.ndjson`` / ``.ndjson.gz``).
+
+A capture file holds one JSON message per line: ``{"type", "sid", "seq", "msg"}`` with types
+``orderbook_snapshot``, ``orderbook_delta`` and ``trade``. ``seq`` counts per subscription (``sid``)
+and one subscription carries many markets, so a single market's file jumps wherever other markets'
+messages went. Gaps are therefore judged over all files of one *capture session* together:
+
+* files belong to one session when their time spans overlap and no ``(sid, seq)`` appears in two of
+  them (two connections would reuse the same numbers);
+* a run of missing numbers inside a session is a gap. A single missing number followed by the first
+  message of a market newly added to the subscription is the ``update_subscription`` reply (Kalshi's
+  ``ok`` carries a seq but no market data): kind ``subscription_ack``. Any other run is ``lost``, and
+  every book of that subscription live at that point is unreliable until its next snapshot;
+* when the files hold under ``min_coverage`` of a subscription's number range, they are a slice of a
+  larger subscription: gaps cannot be told from other markets' messages, one ``partial_session`` row
+  says so, and books are judged by their own consistency only (a delta driving a level below zero).
+
+Outcomes come from closing prices: the last trade of a finished market sits at 1¢ (NO) or 99¢ (YES).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import re
+from bisect import bisect_left, bisect_right
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from models.records import (
+    NO,
+    YES,
+    BookInvalidated,
+    Candle,
+    ComboMarket,
+    EventRecord,
+    MarketRecord,
+    Rejected,
+    SequenceGap,
+    SeriesRecord,
+    Settlement,
+    Trade,
+)
+from parlay.kalshi import normalize as nz
+from parlay.kalshi.catalog import series_facts
+from parlay.sources.base import MetadataItem, StreamItem, StreamUnit, trading_day
+
+SOURCE = "recorded"
+SNAPSHOT, DELTA, TRADE = "orderbook_snapshot", "orderbook_delta", "trade"
+_KIND_CODE = {SNAPSHOT: 0, DELTA: 1, TRADE: 2}
+_HEAD = re.compile(rb'"type"\s*:\s*"([a-z_]+)"\s*,\s*"sid"\s*:\s*(\d+)\s*,\s*"seq"\s*:\s*(\d+)')
+_TICKER = re.compile(rb'"market_ticker"\s*:\s*"([^"]+)"')
+_TICKER_NAME = re.compile(r"^[A-Z0-9]+(?:-[A-Z0-9.]+){1,}$")
+_CLOSE_YES = Decimal("0.99")
+_CLOSE_NO = Decimal("0.01")
+DEFAULT_MIN_COVERAGE = 0.9
+
+
+def capture_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Expand files and folders into capture files (sorted, de-duplicated)."""
+    found: set[Path] = set()
+    for raw in paths:
+        p = Path(raw).expanduser()
+        if p.is_dir():
+            for pattern in ("*.ndjson", "*.ndjson.gz", "*.jsonl", "*.jsonl.gz"):
+                found.update(x.resolve() for x in p.rglob(pattern) if x.is_file())
+        elif p.is_file():
+            found.add(p.resolve())
+        else:
+            raise FileNotFoundError(f"capture path not found: {p}")
+    return sorted(found)
+
+
+def read_lines(path: Path) -> list[bytes]:
+    """All lines of a capture file (gzip or plain), without line endings."""
+    raw = path.read_bytes()
+    data = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+    return data.split(b"\n")
+
+
+def _chain(*parts: Iterable[StreamItem]) -> Iterator[StreamItem]:
+    for part in parts:
+        yield from part
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for suffix in (".gz", ".ndjson", ".jsonl"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return name
+
+
+# --------------------------------------------------------------------------- pass 1: scan
+
+
+@dataclass
+class FileScan:
+    """What pass 1 learns about a file without parsing every message fully."""
+
+    path: Path
+    sha256: str
+    size: int
+    messages: int  # non-blank lines
+    stem_ticker: str | None
+    seqs: dict[int, np.ndarray]  # sid -> seq numbers in file order
+    kinds: dict[int, np.ndarray]  # sid -> message kind code per seq
+    ticker_ids: dict[int, np.ndarray]  # sid -> index into tickers
+    tickers: list[str]
+    first_ts: datetime | None
+    last_ts: datetime | None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def duplicated(self, sid: int) -> set[int]:
+        """Sequence numbers that occur more than once in this file for ``sid``."""
+        seqs = self.seqs.get(sid)
+        if seqs is None or seqs.size == 0:
+            return set()
+        values, counts = np.unique(seqs, return_counts=True)
+        return {int(v) for v in values[counts > 1]}
+
+
+def _line_ts(line: bytes) -> datetime | None:
+    try:
+        obj = orjson.loads(line)
+        ts = obj["msg"]["ts"]
+        return nz.timestamp(ts)
+    except Exception:
+        return None
+
+
+def scan_file(path: Path) -> FileScan:
+    raw = path.read_bytes()
+    sha = hashlib.sha256(raw).hexdigest()
+    data = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+    lines = data.split(b"\n")
+    per_sid: dict[int, tuple[list[int], list[int], list[int]]] = defaultdict(lambda: ([], [], []))
+    ticker_index: dict[str, int] = {}
+    messages = 0
+    for line in lines:
+        if not line.strip():
+            continue
+        messages += 1
+        head = _HEAD.search(line, 0, 200)
+        if head is not None:
+            kind, sid, seq = head.group(1).decode(), int(head.group(2)), int(head.group(3))
+        else:
+            try:
+                obj = orjson.loads(line)
+                kind, sid, seq = obj["type"], obj["sid"], obj["seq"]
+                if not (isinstance(sid, int) and isinstance(seq, int)):
+                    continue
+            except Exception:
+                continue
+        code = _KIND_CODE.get(kind)
+        if code is None:
+            continue
+        if code == 1:  # deltas: the market matters only for snapshots (book subscription) and trades
+            tid = -1
+        else:
+            m = _TICKER.search(line, 0, 400)
+            ticker = m.group(1).decode() if m else ""
+            tid = ticker_index.setdefault(ticker, len(ticker_index))
+        s, k, t = per_sid[sid]
+        s.append(seq)
+        k.append(code)
+        t.append(tid)
+    nonblank = [ln for ln in lines[:200] if ln.strip()]
+    tail = [ln for ln in lines[-200:] if ln.strip()]
+    first = next((ts for ts in map(_line_ts, nonblank) if ts is not None), None)
+    last = next((ts for ts in map(_line_ts, reversed(tail)) if ts is not None), None)
+    stem = _stem(path)
+    return FileScan(
+        path=path,
+        sha256=sha,
+        size=len(raw),
+        messages=messages,
+        stem_ticker=stem if _TICKER_NAME.match(stem) else None,
+        seqs={sid: np.asarray(v[0], dtype=np.int64) for sid, v in per_sid.items()},
+        kinds={sid: np.asarray(v[1], dtype=np.int8) for sid, v in per_sid.items()},
+        ticker_ids={sid: np.asarray(v[2], dtype=np.int32) for sid, v in per_sid.items()},
+        tickers=list(ticker_index),
+        first_ts=first,
+        last_ts=last,
+    )
+
+
+# --------------------------------------------------------------------------- sessions and gaps
+
+
+@dataclass
+class Session:
+    """Files of one WebSocket connection, and what their merged sequence numbers show."""
+
+    id: str
+    files: list[FileScan]
+    gaps: list[SequenceGap] = field(default_factory=list)
+    # sid -> sorted first-missing numbers of gaps whose messages may have carried book data
+    lost_book_gaps: dict[int, list[int]] = field(default_factory=dict)
+    # sid -> {first_missing: gap} for every reportable gap (emitted once, when first passed)
+    gap_at: dict[int, dict[int, SequenceGap]] = field(default_factory=dict)
+
+    @property
+    def first_ts(self) -> datetime | None:
+        return min((f.first_ts for f in self.files if f.first_ts), default=None)
+
+    @property
+    def last_ts(self) -> datetime | None:
+        return max((f.last_ts for f in self.files if f.last_ts), default=None)
+
+    def days(self) -> set[date]:
+        a, b = self.first_ts, self.last_ts
+        return {d for d in (a and trading_day(a), b and trading_day(b)) if d is not None}
+
+
+def _overlaps(a: FileScan, members: list[FileScan]) -> bool:
+    if a.first_ts is None or a.last_ts is None:
+        return False
+    lo = min((m.first_ts for m in members if m.first_ts), default=None)
+    hi = max((m.last_ts for m in members if m.last_ts), default=None)
+    if lo is None or hi is None:
+        return False
+    return a.first_ts <= hi and lo <= a.last_ts
+
+
+def _collides(a: FileScan, members: list[FileScan]) -> bool:
+    for m in members:
+        for sid, seqs in a.seqs.items():
+            other = m.seqs.get(sid)
+            if other is not None and np.intersect1d(seqs, other, assume_unique=False).size:
+                return True
+    return False
+
+
+def group_sessions(scans: Sequence[FileScan], min_coverage: float = DEFAULT_MIN_COVERAGE) -> list[Session]:
+    """Group files into capture sessions and analyse each session's sequence numbers."""
+    groups: list[list[FileScan]] = []
+    for scan in sorted(scans, key=lambda s: (s.first_ts is None, s.first_ts or datetime.max, s.name)):
+        for g in groups:
+            if _overlaps(scan, g) and not _collides(scan, g):
+                g.append(scan)
+                break
+        else:
+            groups.append([scan])
+    sessions = []
+    for g in groups:
+        start = min((f.first_ts for f in g if f.first_ts), default=None)
+        sid = "ws:" + (start.strftime("%Y%m%dT%H%M%SZ") if start else g[0].sha256[:12])
+        session = Session(sid, g)
+        _analyse(session, min_coverage)
+        sessions.append(session)
+    return sessions
+
+
+def _analyse(session: Session, min_coverage: float) -> None:
+    sids = sorted({sid for f in session.files for sid in f.seqs})
+    for sid in sids:
+        parts = [(f, f.seqs[sid]) for f in session.files if sid in f.seqs]
+        seqs = np.unique(np.concatenate([p[1] for p in parts]))
+        if seqs.size == 0:
+            continue
+        is_book = any(
+            bool(np.any(f.kinds[sid] != _KIND_CODE[TRADE])) for f, _ in parts
+        )
+        span = int(seqs[-1] - seqs[0] + 1)
+        coverage = seqs.size / span
+        session.gap_at[sid] = {}
+        if coverage < min_coverage:
+            session.gaps.append(
+                SequenceGap(
+                    session.id, sid, int(seqs[0]), int(seqs[-1]), "partial_session", None, None,
+                    f"the files hold {seqs.size:,} of the {span:,} numbers {seqs[0]}..{seqs[-1]} "
+                    f"({coverage:.1%}) of subscription {sid}: they are a slice of a larger "
+                    "subscription, so missing numbers cannot be told from other markets' messages; "
+                    "books are checked by their own consistency only",
+                )
+            )
+            continue
+        # first message of each market in this subscription: (seq) set
+        firsts: set[int] = set()
+        for f, arr in parts:
+            ids = f.ticker_ids[sid]
+            keep = ids >= 0  # deltas carry no ticker id; a market's first book message is its snapshot
+            _, first_idx = np.unique(ids[keep], return_index=True)
+            firsts.update(int(x) for x in arr[keep][first_idx])
+        breaks = np.nonzero(np.diff(seqs) > 1)[0]
+        lost: list[int] = []
+        for i in breaks:
+            first_missing, next_seq = int(seqs[i]) + 1, int(seqs[i + 1])
+            last_missing = next_seq - 1
+            if first_missing == last_missing and next_seq in firsts:
+                kind = "subscription_ack"
+                detail = (
+                    f"one number missing right before the first message of a market added to "
+                    f"subscription {sid}: the update_subscription reply, which carries no market data"
+                )
+            else:
+                kind = "lost"
+                n = last_missing - first_missing + 1
+                detail = (
+                    f"{n} message(s) missing from subscription {sid}"
+                    + ("; books of this subscription are unreliable until their next snapshot" if is_book else "")
+                )
+                if is_book:
+                    lost.append(first_missing)
+            gap = SequenceGap(session.id, sid, first_missing, last_missing, kind, None, None, detail)
+            session.gap_at[sid][first_missing] = gap
+        if lost:
+            session.lost_book_gaps[sid] = sorted(lost)
+
+
+# --------------------------------------------------------------------------- pass 2: parse
+
+
+class RecordedSource:
+    """Capture files as a :class:`~parlay.sources.base.MarketSource`."""
+
+    name = SOURCE
+
+    def __init__(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        min_coverage: float = DEFAULT_MIN_COVERAGE,
+        known_tickers: Iterable[str] = (),
+    ) -> None:
+        self.files = capture_files(paths)
+        if not self.files:
+            raise FileNotFoundError("no capture files (*.ndjson, *.ndjson.gz) under the given paths")
+        self.min_coverage = min_coverage
+        self.extra_known = set(known_tickers)
+        self._sessions: list[Session] | None = None
+        self._closing: dict[str, tuple[Decimal, datetime]] | None = None
+
+    # ---------------------------------------------------------------- structure
+    def sessions(self) -> list[Session]:
+        if self._sessions is None:
+            self._sessions = group_sessions([scan_file(p) for p in self.files], self.min_coverage)
+        return self._sessions
+
+    def days(self) -> list[date]:
+        return sorted({d for s in self.sessions() for d in s.days()})
+
+    def _sessions_for(self, day: date | None) -> list[Session]:
+        return [s for s in self.sessions() if day is None or day in s.days()]
+
+    def known_tickers(self, session: Session) -> set[str]:
+        known = set(self.extra_known)
+        for f in session.files:
+            if f.stem_ticker:
+                known.add(f.stem_ticker)
+            else:  # file not named after a market: trust markets that have a snapshot in it
+                for sid, kinds in f.kinds.items():
+                    ids = f.ticker_ids[sid][kinds == _KIND_CODE[SNAPSHOT]]
+                    known.update(f.tickers[i] for i in np.unique(ids))
+        known.discard("")
+        return known
+
+    def tickers(self, day: date | None = None) -> list[str]:
+        return sorted({t for s in self._sessions_for(day) for t in self.known_tickers(s)})
+
+    # ---------------------------------------------------------------- MarketSource
+    def metadata(self, day: date | None = None) -> Iterator[MetadataItem]:
+        """Series/events/markets inferred from tickers (captures carry no metadata)."""
+        closing = self.closing_prices()
+        spans: dict[str, tuple[datetime | None, datetime | None]] = {}
+        for s in self._sessions_for(day):
+            for t in self.known_tickers(s):
+                spans[t] = (s.first_ts, s.last_ts)
+        seen_series: set[str] = set()
+        seen_events: set[str] = set()
+        for ticker in sorted(spans):
+            series = nz.series_from_ticker(ticker)
+            event = nz.event_from_ticker(ticker)
+            facts = series_facts(series)
+            if series not in seen_series:
+                seen_series.add(series)
+                yield SeriesRecord(
+                    series, facts.title if facts else None, facts.category if facts else None,
+                    facts.frequency if facts else None, facts.fee_type if facts else None,
+                    facts.fee_multiplier if facts else None, SOURCE + ":inferred",
+                )
+            if event not in seen_events:
+                seen_events.add(event)
+                yield EventRecord(
+                    event, series, event, None, facts.category if facts else None,
+                    facts.events_mutually_exclusive if facts else None, None, SOURCE + ":inferred",
+                )
+            outcome = self._outcome(closing.get(ticker))
+            first, last = spans[ticker]
+            suffix = ticker.rsplit("-", 1)[-1]
+            yield MarketRecord(
+                ticker=ticker, event_ticker=event, series_ticker=series, market_type="binary",
+                title=f"{event}: {suffix}", yes_sub_title=suffix, no_sub_title=f"Not {suffix}",
+                status="settled" if outcome else "closed", open_time=first, close_time=last,
+                result=outcome, tick_size=Decimal("0.0100"),
+                last_price=closing[ticker][0] if ticker in closing else None,
+                source=SOURCE + ":inferred",
+            )
+
+    def market_stream(self, day: date | None = None) -> Iterator[StreamItem]:
+        """Every message of the sessions touching ``day`` (all sessions for None), normalized.
+
+        Book rebuild needs the whole session, so messages outside ``day`` are yielded too; callers
+        keep what belongs to their day.
+        """
+        for unit in self.market_units(day):
+            yield from unit.records
+
+    def market_units(self, day: date | None = None) -> Iterator[StreamUnit]:
+        """One unit per capture file, session by session; the session's gap summaries ride on the
+        last file's unit. Consume each unit fully before the next."""
+        seen_trade_ids: set[str] = set()
+        for session in self._sessions_for(day):
+            known = self.known_tickers(session)
+            snapshotted: set[str] = set()
+            emitted: set[tuple[int, int]] = set()
+            last = len(session.files) - 1
+            for i, scan in enumerate(session.files):
+                records = self._file_stream(session, scan, known, snapshotted, seen_trade_ids, emitted)
+                if i == last:
+                    records = _chain(records, self._session_tail(session, emitted))
+                yield StreamUnit(scan.sha256, scan.name, session.id, records, scan.size, True)
+
+    @staticmethod
+    def _session_tail(session: Session, emitted: set[tuple[int, int]]) -> Iterator[StreamItem]:
+        for sid, gaps in session.gap_at.items():  # gaps no file passed over
+            for first, gap in gaps.items():
+                if (sid, first) not in emitted:
+                    yield gap
+        yield from session.gaps  # partial_session summaries
+
+    def candles(self, day: date) -> Iterator[Candle | Rejected] | None:
+        return None  # built from the rebuilt books and trades downstream
+
+    def combo_markets(self, day: date) -> Iterator[ComboMarket | Rejected]:
+        return iter(())  # WebSocket captures of base markets carry no combos
+
+    def combo_trades(self, day: date) -> Iterator[Trade | Rejected]:
+        return iter(())
+
+    def settlements(self, day: date | None = None) -> Iterator[Settlement | Rejected]:
+        closing = self.closing_prices()
+        wanted = set(self.tickers(day))
+        for ticker, (price, ts) in sorted(closing.items()):
+            outcome = self._outcome((price, ts))
+            if ticker in wanted and outcome:
+                value = Decimal(1) if outcome == YES else Decimal(0)
+                yield Settlement(ticker, outcome, ts, value, "closing_price")
+
+    # ---------------------------------------------------------------- outcomes
+    @staticmethod
+    def _outcome(closing: tuple[Decimal, datetime] | None) -> str | None:
+        if closing is None:
+            return None
+        price = closing[0]
+        if price >= _CLOSE_YES:
+            return YES
+        if price <= _CLOSE_NO:
+            return NO
+        return None
+
+    def closing_prices(self) -> dict[str, tuple[Decimal, datetime]]:
+        """Last trade price (YES, dollars) and time per market, read from each file's tail."""
+        if self._closing is None:
+            closing: dict[str, tuple[Decimal, datetime]] = {}
+            for path in self.files:
+                for line in reversed(read_lines(path)):
+                    if b'"trade"' not in line:
+                        continue
+                    try:
+                        obj = orjson.loads(line)
+                        if obj.get("type") != TRADE:
+                            continue
+                        t = nz.trade(obj["msg"])
+                    except Exception:
+                        continue
+                    prev = closing.get(t.market_ticker)
+                    if prev is None or t.ts > prev[1]:
+                        closing[t.market_ticker] = (t.yes_price, t.ts)
+                    break  # one market per file in practice; the newest trade is enough
+            self._closing = closing
+        return self._closing
+
+    # ---------------------------------------------------------------- parsing
+    def _file_stream(
+        self,
+        session: Session,
+        scan: FileScan,
+        known: set[str],
+        snapshotted: set[str],
+        seen_trade_ids: set[str],
+        emitted: set[tuple[int, int]],
+    ) -> Iterator[StreamItem]:
+        locator = scan.name
+        lines = read_lines(scan.path)
+        last_ts: datetime | None = None
+        prev_seq: dict[int, int] = {}
+        dup_candidates = {sid: scan.duplicated(sid) for sid in scan.seqs}
+        seen_dups: set[tuple[int, int]] = set()
+        live: dict[int, set[str]] = defaultdict(set)  # sid -> markets with a book in this file
+        gap_starts = {sid: sorted(g) for sid, g in session.gap_at.items()}
+        lost = session.lost_book_gaps
+
+        def reject(pos: int, reason: str, detail: str, line: bytes, ticker: str | None = None) -> Rejected:
+            return Rejected(SOURCE, locator, pos, reason, detail, line.decode("utf-8", "replace"), ticker)
+
+        tracked = set(gap_starts) | set(lost)  # subscriptions with gaps to watch for
+        kind_codes = _KIND_CODE
+        loads = orjson.loads
+        for pos, line in enumerate(lines, start=1):
+            if not line:
+                continue
+            try:
+                obj = loads(line)
+            except orjson.JSONDecodeError as exc:
+                if line.isspace():
+                    continue
+                yield reject(pos, "malformed_json", f"line is not JSON ({exc})", line)
+                continue
+            msg = obj.get("msg") if type(obj) is dict else None
+            if type(msg) is not dict:
+                yield reject(pos, "malformed_message", "expected an object with a 'msg' object", line)
+                continue
+            kind = obj.get("type")
+            if kind not in kind_codes:
+                yield reject(pos, "unknown_message_type", f"message type {kind!r} is not a book or trade message", line)
+                continue
+            sid, seq = obj.get("sid"), obj.get("seq")
+            ticker = msg.get("market_ticker")
+            if type(sid) is not int or type(seq) is not int:
+                yield reject(pos, "malformed_message", "sid and seq must be integers", line, ticker)
+                continue
+            dups = dup_candidates.get(sid)
+            if dups and seq in dups:
+                if (sid, seq) in seen_dups:
+                    detail = f"sid {sid} seq {seq} already seen in this file"
+                    yield reject(pos, "duplicate_message", detail, line, ticker)
+                    continue
+                seen_dups.add((sid, seq))
+            if sid in tracked:
+                # gaps between this file's previous message in the subscription and this one
+                p = prev_seq.get(sid)
+                prev_seq[sid] = seq
+                if p is not None and p < seq:
+                    starts = gap_starts.get(sid)
+                    if starts:
+                        lo, hi = bisect_right(starts, p), bisect_left(starts, seq)
+                        for first in starts[lo:hi]:
+                            if (sid, first) not in emitted:
+                                emitted.add((sid, first))
+                                yield session.gap_at[sid][first]._replace(ts=last_ts)
+                    lost_starts = lost.get(sid)
+                    if lost_starts and bisect_left(lost_starts, seq) > bisect_right(lost_starts, p):
+                        for t in sorted(live[sid]):
+                            yield BookInvalidated(t, last_ts or scan.first_ts or datetime.min, sid, seq, "sequence_gap")
+            if ticker not in known:
+                detail = f"market {ticker!r} is not one of this capture's markets"
+                yield reject(pos, "unknown_ticker", detail, line, None)
+                continue
+            try:
+                if kind == DELTA:
+                    d = nz.ws_delta(msg, sid, seq)
+                    last_ts = d.ts
+                    if ticker not in snapshotted:
+                        detail = "no snapshot of this market precedes the delta"
+                        yield reject(pos, "delta_before_snapshot", detail, line, ticker)
+                        continue
+                    yield d
+                elif kind == TRADE:
+                    t = nz.trade(msg, sid, seq)
+                    last_ts = t.ts
+                    if t.trade_id in seen_trade_ids:
+                        yield reject(pos, "duplicate_trade_id", f"trade {t.trade_id} was already read", line, ticker)
+                        continue
+                    seen_trade_ids.add(t.trade_id)
+                    yield t
+                else:
+                    ts = last_ts or self._lookahead_ts(lines, pos) or scan.first_ts
+                    if ts is None:
+                        detail = "no timestamped message in the file to date this snapshot"
+                        yield reject(pos, "no_timestamp", detail, line, ticker)
+                        continue
+                    snap = nz.ws_snapshot(msg, ts, sid, seq)
+                    snapshotted.add(ticker)
+                    live[sid].add(ticker)
+                    yield snap
+            except nz.PayloadError as exc:
+                yield reject(pos, exc.reason, exc.detail, line, ticker)
+                if kind != TRADE and ticker in live[sid]:
+                    when = last_ts or scan.first_ts or datetime.min
+                    yield BookInvalidated(ticker, when, sid, seq, "rejected_" + exc.reason)
+
+    @staticmethod
+    def _lookahead_ts(lines: list[bytes], pos: int, limit: int = 1000) -> datetime | None:
+        for line in lines[pos : pos + limit]:
+            if b'"ts"' in line:
+                ts = _line_ts(line)
+                if ts is not None:
+                    return ts
+        return None

@@ -1,0 +1,117 @@
+"""The quote service's configuration: one frozen object, defaults in code, environment read at run time.
+
+=================================  ===================================================================
+``PARLAY_DATABASE_URL``            Postgres (ledger, marts); unset: the embedded server.
+``PARLAY_REDIS_URL``               Redis for rate limits and the cache; unset: a private redis-server
+                                   under ``.data/redis``; when that cannot start either, rate limiting
+                                   and the cache are off (said at startup and by ``/health``).
+``PARLAY_REDIS_PREFIX``            Prefix of every Redis key (default ``parlay:``).
+``PARLAY_STORAGE_URL``             Object storage the pricer loads fitted models from.
+``PARLAY_SERVICE_DATE``            Trading day to quote (default: the newest day of
+                                   ``marts.binary_variables``, else today in New York).
+``PARLAY_SERVICE_QUOTE_TTL_S``     Quote lifetime in seconds (default 30).
+``PARLAY_SERVICE_MAX_LEGS``        Most legs in one parlay (default 10).
+``PARLAY_SERVICE_MAX_MODEL_AGE_S`` Oldest pricer snapshot still quoted from (default 600).
+``PARLAY_SERVICE_MAX_DATA_AGE_S``  Oldest book of a leg still quoted on, live days only (default 300).
+``PARLAY_SERVICE_DB_POOL``         Database connections held by the service (default 10).
+=================================  ===================================================================
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+
+from models.risk import RiskConfig
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else None
+
+
+def _float(name: str, default: float) -> float:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+    if value < 0:
+        raise ValueError(f"{name} must be ≥ 0")
+    return value
+
+
+def _int(name: str, default: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not an integer") from None
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Everything the service needs; ``None`` fields are resolved at startup (see the module docstring)."""
+
+    database_url: str | None = field(default=None, repr=False)
+    redis_url: str | None = field(default=None, repr=False)
+    start_private_redis: bool = True
+    redis_prefix: str = "parlay:"
+    storage_url: str | None = None
+    trading_day: date | None = None
+    live: bool | None = None  # wall-clock staleness checks; None: on when trading_day is today or later
+    quote_ttl_s: float = 30.0
+    min_legs: int = 2
+    max_legs: int = 10
+    max_request_stake: Decimal = Decimal("1000000")  # sanity bound of the request; RiskConfig.max_stake is policy
+    max_model_age_s: float = 600.0
+    max_market_data_age_s: float = 300.0
+    pricer_refresh_s: float = 60.0
+    pricer_retry_s: float = 10.0  # after a failed load, wait this long before trying again
+    cache_ttl_s: float = 5.0
+    db_pool_size: int = 10
+    db_timeout_s: float = 10.0
+    auth_cache_ttl_s: float = 30.0  # a revoked key stops working within this many seconds
+    max_body_bytes: int = 65_536
+    rate_limit_retry_after_s: int = 5  # Retry-After sent with 503 when the rate limiter is unreachable
+    risk: RiskConfig = field(default_factory=RiskConfig)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_legs <= self.max_legs <= 20:
+            raise ValueError("need 1 ≤ min_legs ≤ max_legs ≤ 20")
+        if self.quote_ttl_s <= 0:
+            raise ValueError("quote_ttl_s must be positive")
+        if self.max_request_stake <= 0:
+            raise ValueError("max_request_stake must be positive")
+        if self.db_pool_size < 1:
+            raise ValueError("db_pool_size must be ≥ 1")
+        if not self.redis_prefix or len(self.redis_prefix) > 100:
+            raise ValueError("redis_prefix must have 1 to 100 characters")
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> ServiceSettings:
+        """Settings from the environment; keyword arguments win over it."""
+        day = _env("PARLAY_SERVICE_DATE")
+        values: dict[str, object] = {
+            "database_url": _env("PARLAY_DATABASE_URL"),
+            "redis_url": _env("PARLAY_REDIS_URL"),
+            "redis_prefix": _env("PARLAY_REDIS_PREFIX") or "parlay:",
+            "storage_url": _env("PARLAY_STORAGE_URL"),
+            "trading_day": date.fromisoformat(day) if day else None,
+            "quote_ttl_s": _float("PARLAY_SERVICE_QUOTE_TTL_S", 30.0),
+            "max_legs": _int("PARLAY_SERVICE_MAX_LEGS", 10),
+            "max_model_age_s": _float("PARLAY_SERVICE_MAX_MODEL_AGE_S", 600.0),
+            "max_market_data_age_s": _float("PARLAY_SERVICE_MAX_DATA_AGE_S", 300.0),
+            "db_pool_size": _int("PARLAY_SERVICE_DB_POOL", 10),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+    def with_(self, **changes: object) -> ServiceSettings:
+        return replace(self, **changes)  # type: ignore[arg-type]

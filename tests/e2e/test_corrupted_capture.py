@@ -1,0 +1,87 @@
+"""A corrupt feed must stop at the ingest checks: nothing downstream (features, pricing) runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from tests.fakes.captures import CaptureWriter
+
+pytestmark = pytest.mark.e2e
+
+HOME = "KXNBAGAME-26MAR07CCCDDD-DDD"
+AWAY = "KXNBAGAME-26MAR07CCCDDD-CCC"
+DAY = "2026-03-07"
+
+
+def game(corrupt: bool) -> CaptureWriter:
+    w = CaptureWriter(shape="both")
+    w.snapshot(HOME, HOME, [(40, 100), (41, 50)], [(57, 80)])
+    w.snapshot(AWAY, AWAY, [(57, 70)], [(41, 60)])
+    for i in range(240):
+        w.delta(HOME, HOME, "yes", 41, 3 if i % 2 else -3)
+        w.delta(AWAY, AWAY, "no", 41, 2 if i % 2 else -2)
+        if i % 4 == 0:
+            tid = w.trade(HOME, HOME, 42, 5)
+            w.trade(AWAY, AWAY, 58, 4, taker="no")
+            w.tick(60)
+    if corrupt:
+        # a crossed snapshot, a price of $1.20, and a trade id seen twice
+        w.message(HOME, {"type": "orderbook_snapshot", "sid": 1, "seq": 10_000, "msg": {
+            "market_ticker": HOME, "yes_dollars_fp": [["0.7000", "10.00"]], "no_dollars_fp": [["0.6000", "10.00"]]}})
+        w.message(HOME, {"type": "orderbook_delta", "sid": 1, "seq": 10_001, "msg": {
+            "market_ticker": HOME, "price_dollars": "1.2000", "delta_fp": "5.00", "side": "yes",
+            "ts": w.tick(1).isoformat().replace("+00:00", "Z")}})
+        w.trade(HOME, HOME, 43, 1, trade_id=tid)
+    w.trade(HOME, HOME, 1, 10)
+    w.trade(AWAY, AWAY, 99, 10)
+    return w
+
+
+def run_main(tmp_path: Path, monkeypatch, url: str, corrupt: bool) -> dg.ExecuteInProcessResult:
+    captures = tmp_path / ("bad" if corrupt else "good")
+    game(corrupt).write(captures)
+    for key, value in {
+        "PARLAY_DATABASE_URL": url, "PARLAY_SOURCE": "recorded", "PARLAY_CAPTURES_DIR": str(captures),
+        "PARLAY_STORAGE_URL": str(tmp_path / "lake"),
+    }.items():
+        monkeypatch.setenv(key, value)
+    from dagster_project.assets import ingest
+    from dagster_project.definitions import MAIN_JOB, defs
+
+    ingest._cached_source.cache_clear()
+    job = defs.resolve_job_def(MAIN_JOB)
+    keys = [k for k in defs.resolve_asset_graph().materializable_asset_keys if k.path[0] != "evaluation"]
+    return job.execute_in_process(partition_key=DAY, instance=dg.DagsterInstance.ephemeral(),
+                                  asset_selection=keys, raise_on_error=False)
+
+
+def materialized(result: dg.ExecuteInProcessResult) -> set[str]:
+    return {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
+
+
+def failed_checks(result: dg.ExecuteInProcessResult) -> set[str]:
+    # Freshness checks judge wall-clock lateness of *today's* partition; a replay of 2026-03-07 is late by
+    # definition, so they are left out here (they run from their own sensor, not in the main job).
+    return {f"{e.asset_key.to_user_string()}:{e.check_name}" for e in result.get_asset_check_evaluations()
+            if not e.passed and e.check_name != "freshness_check"}
+
+
+def test_corrupt_capture_fails_the_blocking_checks_and_stops_downstream(tmp_path, monkeypatch,
+                                                                        fresh_database_url) -> None:
+    result = run_main(tmp_path, monkeypatch, fresh_database_url, corrupt=True)
+    assert not result.success
+    assert {"raw/orderbook_deltas:no_corrupt_book_messages", "raw/trades:no_corrupt_trades"} <= failed_checks(result)
+    done = materialized(result)
+    assert "raw/trades" in done and "raw/orderbook_tops" in done  # ingest ran and quarantined the bad records
+    assert not any(k.startswith(("marts/", "pricing/", "risk/", "hedging/")) for k in done), done
+
+
+def test_clean_capture_passes_every_check(tmp_path, monkeypatch, fresh_database_url) -> None:
+    result = run_main(tmp_path, monkeypatch, fresh_database_url, corrupt=False)
+    assert result.success, failed_checks(result)
+    assert failed_checks(result) == set()
+    done = materialized(result)
+    assert {"marts/book_snapshots", "marts/binary_variables", "marts/combo_features"} <= done
