@@ -16,3 +16,13 @@ def run_day(context: dg.AssetCheckExecutionContext | dg.AssetExecutionContext) -
     if key is None:
         raise dg.Failure("this runs per trading day: launch it for a partition (a date)")
     return date.fromisoformat(key)
+
+
+# Game clusters (one per game and day) are discovered by the structural layer; each day × cluster is one
+# Ising fit. Keys: MultiPartitionKey({"day": "2026-03-07", "cluster": "KXNBAGAME-26MAR07BOSMIA"}).
+GAME_CLUSTERS = dg.DynamicPartitionsDefinition(name="game_clusters")
+DAY_CLUSTER = dg.MultiPartitionsDefinition({"day": DAILY, "cluster": GAME_CLUSTERS})
+
+
+def cluster_partition_key(day: date, cluster: str) -> dg.MultiPartitionKey:
+    return dg.MultiPartitionKey({"day": day.isoformat(), "cluster": cluster})

@@ -100,3 +100,19 @@ class LakeResource(dg.ConfigurableResource):
 
     def url(self) -> str:
         return self.storage_url or config.storage_url()
+
+
+class ExecutionResource(dg.ConfigurableResource):
+    """Where hedge orders go: ``paper`` (default; fills simulated against the current book with slippage),
+    ``demo`` (Kalshi demo API) or ``prod`` (needs PARLAY_ALLOW_PROD_TRADING=1 and configured limits)."""
+
+    venue_name: str | None = Field(default=None, description="paper | demo | prod; unset: PARLAY_EXECUTION_VENUE")
+    hedge_ratio: float = Field(default=0.35, description="share of each leg's delta to hedge (0.30–0.40)")
+
+    def venue(self, book_source: object = None):  # type: ignore[no-untyped-def]
+        from parlay.execution import venue_from_env
+
+        env = dict(os.environ)
+        if self.venue_name:
+            env["PARLAY_EXECUTION_VENUE"] = self.venue_name
+        return venue_from_env(book_source, env)  # type: ignore[arg-type]

@@ -26,6 +26,8 @@ db_app = typer.Typer(help="The project's PostgreSQL database (embedded by defaul
 bench_app = typer.Typer(help="Benchmarks: print speed and memory figures.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
+api_key_app = typer.Typer(help="API keys of the quote service.", no_args_is_help=True)
+app.add_typer(api_key_app, name="api-key")
 
 DatabaseUrl = Annotated[
     str | None,
@@ -244,6 +246,121 @@ def dbt_parse() -> None:
     err(f"[parlay] dbt manifest: {path}")
 
 
+# ----------------------------------------------------------------------------- quote service
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", help="port to listen on")] = 8000,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Run the quote API (uvicorn) after applying migrations. OpenAPI at /docs; health at /health."""
+    import logging
+
+    import uvicorn
+
+    from parlay.db.connection import connect, redact, resolve_database_url
+    from parlay.db.migrate import migrate
+    from service.app import create_app
+    from service.settings import ServiceSettings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    url = resolve_database_url(database_url)
+    try:
+        with connect(url) as conn:
+            applied = migrate(conn)
+    except RuntimeError as exc:
+        fail(str(exc))
+    if applied:
+        err(f"[parlay] applied migrations: {', '.join(applied)}")
+    try:
+        settings = ServiceSettings.from_env(database_url=url)
+    except ValueError as exc:
+        fail(str(exc))
+    err(f"[parlay] quote API on http://{host}:{port}  (database {redact(url)}; docs at /docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def _parse_legs(spec: str) -> list[dict[str, str]]:
+    legs = []
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        ticker, sep, side = part.rpartition(":")
+        if not sep or not ticker or side.lower() not in ("yes", "no"):
+            fail(f"--legs: {part!r} is not TICKER:yes or TICKER:no")
+        legs.append({"ticker": ticker, "side": side.lower()})
+    if not legs:
+        fail("--legs is empty: give TICKER:yes,TICKER:no,…")
+    return legs
+
+
+@app.command("quote")
+def quote(
+    legs: Annotated[str, typer.Option("--legs", help="comma-separated TICKER:yes|no")],
+    stake: Annotated[str, typer.Option("--stake", help="dollars to stake")] = "10",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Price a parlay in process, through the same code as POST /quotes (the quote is stored); print its JSON."""
+    from decimal import Decimal, InvalidOperation
+
+    from pydantic import ValidationError
+
+    from parlay.db.connection import connect, resolve_database_url
+    from parlay.db.migrate import migrate
+    from service.app import ServiceRuntime, validation_error
+    from service.errors import ApiError
+    from service.quoting import QuoteRequest
+    from service.settings import ServiceSettings
+
+    parsed = _parse_legs(legs)
+    try:
+        amount = Decimal(stake)
+    except InvalidOperation:
+        fail(f"--stake {stake!r} is not a number")
+    url = resolve_database_url(database_url)
+    try:
+        with connect(url) as conn:
+            migrate(conn)
+    except RuntimeError as exc:
+        fail(str(exc))
+    runtime = ServiceRuntime(ServiceSettings.from_env(database_url=url, redis_enabled=False))
+    try:
+        try:
+            request = QuoteRequest.model_validate({"legs": parsed, "stake": amount})
+        except ValidationError as exc:
+            raise validation_error(list(exc.errors())) from None
+        out = runtime.engine.quote(request, None)
+    except ApiError as exc:
+        fail(f"{exc.code} ({exc.status}): {exc.message}")
+    finally:
+        runtime.close()
+    print(json.dumps(out.model_dump(mode="json")), flush=True)
+
+
+@api_key_app.command("create")
+def api_key_create(
+    name: Annotated[str, typer.Option("--name", help="who or what the key is for")],
+    rate_per_min: Annotated[int, typer.Option("--rate-per-min", help="requests per minute")] = 120,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an API key and print it once (only its scrypt hash is stored)."""
+    from parlay.apikeys import create_api_key
+    from parlay.db.connection import connect
+    from parlay.db.migrate import migrate
+
+    try:
+        with connect(database_url) as conn:
+            migrate(conn)
+            key = create_api_key(conn, name, rate_per_min)
+    except (RuntimeError, ValueError) as exc:
+        fail(str(exc))
+    err(f"[parlay] created key {key.key_id} ({key.rate_per_min}/min). The secret is shown once: store it now.")
+    print(json.dumps({"key_id": key.key_id, "name": key.name, "rate_per_min": key.rate_per_min,
+                      "api_key": key.api_key}), flush=True)
+
+
 # ----------------------------------------------------------------------------- db
 
 
@@ -302,6 +419,21 @@ def bench_ingest(
     from parlay.bench import ingest_benchmark
 
     figures = ingest_benchmark(paths, database_url, log=err)
+    print(json.dumps(figures), flush=True)
+
+
+@bench_app.command("quote")
+def bench_quote(
+    requests: Annotated[int, typer.Option("--requests", help="quotes per leg count")] = 300,
+    seconds: Annotated[float, typer.Option("--seconds", help="duration of the 2-client throughput run")] = 5.0,
+    synthetic: Annotated[bool, typer.Option("--synthetic", help="always the synthetic 135-market cluster")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The quote API over HTTP: p50/p99 latency for 2-, 5- and 10-leg parlays and quotes/s with 2 clients
+    (temporary database; the project's stored models copied in, else a synthetic 135-market cluster)."""
+    from service.bench import quote_benchmark
+
+    figures = quote_benchmark(database_url, requests, seconds, synthetic, log=err)
     print(json.dumps(figures), flush=True)
 
 

@@ -66,52 +66,97 @@ class DayOutcome:
     metadata: dict[str, dict] = field(default_factory=dict)
 
 
+def _collect(out: DayOutcome, result) -> None:  # type: ignore[no-untyped-def]
+    for mat in result.get_asset_materialization_events():
+        m = mat.event_specific_data.materialization  # type: ignore[union-attr]
+        key = m.asset_key.to_user_string()
+        if m.partition and "|" in str(m.partition):
+            key = f"{key}[{str(m.partition).split('|')[-1]}]"
+        out.materialized.append(key)
+        out.metadata[key] = {k: getattr(v, "value", v) for k, v in m.metadata.items()}
+    for ev in result.get_step_failure_events():
+        err = ev.event_specific_data.error  # type: ignore[union-attr]
+        msg = err.message.strip().splitlines()[-1] if err else ""
+        out.failed_steps.append(f"{ev.step_key}: {msg}")
+    for ev in result.get_asset_check_evaluations():
+        name = f"{ev.asset_key.to_user_string()}:{ev.check_name}"
+        if ev.passed:
+            out.passed_checks.append(name)
+        else:
+            tag = "blocking" if getattr(ev, "blocking", False) else "warning"
+            out.failed_checks.append(f"{name} ({tag})")
+    if not result.success:
+        out.success = False
+
+
 def run_main_job(
     source: str,
     days: Sequence[date],
     captures: Sequence[Path] = (),
     log: Callable[[str], None] = print,
 ) -> list[DayOutcome]:
-    """Materialize the whole asset graph once per trading day (in process, instance in Postgres)."""
+    """Materialize the whole asset graph once per trading day (in process, instance in Postgres).
+
+    Three phases per day, because one Ising fit per game cluster is its own (day × cluster) partition:
+    (1) the daily assets up to the structural layer and the cluster registry; (2) one fit per cluster;
+    (3) the daily assets downstream of the fits (ensemble, risk, hedging, ledger, monitoring). A failed
+    blocking check stops the day where it fails: nothing downstream runs.
+    """
     os.environ["PARLAY_SOURCE"] = source
     if captures:
         os.environ["PARLAY_CAPTURES_DIR"] = os.pathsep.join(str(Path(p).resolve()) for p in captures)
     import dagster as dg
 
-    from dagster_project.definitions import MAIN_JOB, defs
+    from dagster_project.definitions import FINISH_JOB, FIT_JOB, PREPARE_JOB, defs
+    from dagster_project.partitions import GAME_CLUSTERS, cluster_partition_key
 
-    job = defs.resolve_job_def(MAIN_JOB)
+    prepare = defs.resolve_job_def(PREPARE_JOB)
+    fit_job = defs.resolve_job_def(FIT_JOB)
+    finish = defs.resolve_job_def(FINISH_JOB)
     all_keys = {k.to_user_string() for k in defs.resolve_asset_graph().materializable_asset_keys}
+    run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     outcomes = []
     with dg.DagsterInstance.get() as instance:
         for day in days:
-            log(f"[parlay] running '{MAIN_JOB}' for {day} (source: {source}) …")
-            result = job.execute_in_process(
+            out = DayOutcome(day, "", True)
+            outcomes.append(out)
+            log(f"[parlay] {day} phase 1/3: ingest → features → structure (source: {source}) …")
+            result = prepare.execute_in_process(
                 instance=instance, partition_key=day.isoformat(), raise_on_error=False,
-                tags={"parlay/source": source},
-                run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+                tags={"parlay/source": source, "parlay/phase": "1"}, run_config=run_config,
             )
-            out = DayOutcome(day, result.run_id, result.success)
-            for mat in result.get_asset_materialization_events():
-                m = mat.event_specific_data.materialization  # type: ignore[union-attr]
-                key = m.asset_key.to_user_string()
-                out.materialized.append(key)
-                out.metadata[key] = {k: getattr(v, "value", v) for k, v in m.metadata.items()}
-            for ev in result.get_step_failure_events():
-                err = ev.event_specific_data.error  # type: ignore[union-attr]
-                msg = err.message.strip().splitlines()[-1] if err else ""
-                out.failed_steps.append(f"{ev.step_key}: {msg}")
-            for ev in result.get_asset_check_evaluations():
-                name = f"{ev.asset_key.to_user_string()}:{ev.check_name}"
-                if ev.passed:
-                    out.passed_checks.append(name)
-                else:
-                    tag = "blocking" if getattr(ev, "blocking", False) else "warning"
-                    out.failed_checks.append(f"{name} ({tag})")
-            out.not_materialized = sorted(all_keys - set(out.materialized))
+            out.run_id = result.run_id
+            _collect(out, result)
+            if any("(blocking)" in c for c in out.failed_checks) or not result.success:
+                out.success = False
+                out.not_materialized = sorted(all_keys - {k.split("[")[0] for k in out.materialized})
+                log(f"[parlay] {day}: stopped after phase 1 (failed step or blocking check)")
+                continue
+            clusters = out.metadata.get("pricing/game_clusters", {}).get("cluster_ids") or []
+            known = set(instance.get_dynamic_partitions(GAME_CLUSTERS.name))
+            for i, cluster in enumerate(clusters, 1):
+                if cluster not in known:
+                    instance.add_dynamic_partitions(GAME_CLUSTERS.name, [cluster])
+                log(f"[parlay] {day} phase 2/3: fitting cluster {i}/{len(clusters)} {cluster} …")
+                fit = fit_job.execute_in_process(
+                    instance=instance, partition_key=cluster_partition_key(day, cluster), raise_on_error=False,
+                    tags={"parlay/source": source, "parlay/phase": "2"}, run_config=run_config,
+                )
+                _collect(out, fit)
+            if any("(blocking)" in c for c in out.failed_checks) or not out.success:
+                out.success = False
+                out.not_materialized = sorted(all_keys - {k.split("[")[0] for k in out.materialized})
+                log(f"[parlay] {day}: stopped after phase 2 (a fit failed or failed a blocking check)")
+                continue
+            log(f"[parlay] {day} phase 3/3: ensemble → risk → hedging → settlement → monitoring …")
+            result = finish.execute_in_process(
+                instance=instance, partition_key=day.isoformat(), raise_on_error=False,
+                tags={"parlay/source": source, "parlay/phase": "3"}, run_config=run_config,
+            )
+            _collect(out, result)
+            out.not_materialized = sorted(all_keys - {k.split("[")[0] for k in out.materialized})
             if any("(blocking)" in c for c in out.failed_checks):
                 out.success = False
-            outcomes.append(out)
     return outcomes
 
 

@@ -156,6 +156,14 @@ def start_private_redis(binary: str | None = None, wait_s: float = 5.0) -> str:
     return url
 
 
+def private_redis_url() -> str | None:
+    """The URL of the private server this project started, if its state file exists."""
+    state = _read_state()
+    if state is None:
+        return None
+    return _url(int(state["port"]), str(state["password"]))  # type: ignore[call-overload]
+
+
 def stop_private_redis() -> bool:
     """Stop the private server if it runs; True when one was stopped."""
     state = _read_state()

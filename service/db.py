@@ -1,8 +1,9 @@
 """A small thread-safe pool of psycopg connections for the service's request threads.
 
-A connection goes back to the pool only when it is healthy and outside a transaction; a broken one is
-dropped and replaced on the next checkout. Failing to reach the server raises
-:class:`DatabaseUnavailable`, which the API answers with 503.
+Connections are in autocommit mode by default (a single statement is one round trip; multi-statement
+work opens ``conn.transaction()``). A connection goes back to the pool only when it is healthy and
+outside a transaction; a broken one is dropped and replaced on the next checkout. Failing to reach the
+server raises :class:`DatabaseUnavailable`, which the API answers with 503.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ class DatabaseUnavailable(RuntimeError):
 
 
 class ConnectionPool:
-    def __init__(self, url: str, size: int = 10, timeout_s: float = 10.0, connect_timeout_s: int = 5) -> None:
+    def __init__(self, url: str, size: int = 10, timeout_s: float = 10.0, connect_timeout_s: int = 5,
+                 autocommit: bool = True) -> None:
         self._url = url
+        self._autocommit = autocommit
         self._timeout_s = timeout_s
         self._connect_timeout_s = connect_timeout_s
         self._slots = threading.BoundedSemaphore(size)
@@ -37,7 +40,7 @@ class ConnectionPool:
 
     def _open(self) -> psycopg.Connection:
         try:
-            return psycopg.connect(self._url, connect_timeout=self._connect_timeout_s)
+            return psycopg.connect(self._url, connect_timeout=self._connect_timeout_s, autocommit=self._autocommit)
         except psycopg.OperationalError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise DatabaseUnavailable(f"cannot connect to {self.display_url}: {first}") from None

@@ -1,5 +1,5 @@
 """Every refusal of the service is an :class:`ApiError`: an HTTP status, a stable machine-readable code and a
-message for people. Bodies are ``{"error": {"code", "message", "request_id", "details"?}}``.
+reason for people. Bodies are ``{"code", "reason", "request_id", "details"?}``.
 
 Risk rules keep the name :mod:`models.risk` gives them as their code; :data:`RISK_STATUS` says which
 HTTP status each gets (422: the request can never pass as it is; 409: the state of the book or the
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)  # not frozen: raising sets __traceback__
 class ApiError(Exception):
     status: int
     code: str
@@ -24,10 +24,10 @@ class ApiError(Exception):
         return f"{self.status} {self.code}: {self.message}"
 
     def body(self, request_id: str | None) -> dict[str, Any]:
-        err: dict[str, Any] = {"code": self.code, "message": self.message, "request_id": request_id}
+        out: dict[str, Any] = {"code": self.code, "reason": self.message, "request_id": request_id}
         if self.details is not None:
-            err["details"] = self.details
-        return {"error": err}
+            out["details"] = self.details
+        return out
 
 
 RISK_STATUS: dict[str, int] = {
@@ -53,7 +53,7 @@ def risk_error(rule: str, reason: str, max_stake: object = None) -> ApiError:
 # Codes used across the service (documented in the OpenAPI description and service/README.md).
 ERROR_CODES: dict[str, tuple[int, str]] = {
     "malformed_json": (400, "the body is not valid JSON"),
-    "missing_api_key": (401, "no X-API-Key header"),
+    "missing_api_key": (401, "no X-API-Key (or Authorization: Bearer) header"),
     "invalid_api_key": (401, "unknown, revoked or malformed key"),
     "not_found": (404, "no such route"),
     "unknown_quote": (404, "no quote with this id for this key"),
@@ -62,11 +62,13 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "market_closed": (409, "a leg's market is not open"),
     "quote_already_used": (409, "a bet was already placed on this quote"),
     "idempotency_key_reused": (409, "the idempotency key was used for a different bet"),
+    "quote_exhausted": (409, "the quote's stake is already taken by earlier bets"),
     "price_changed": (409, "the risk engine would price the bet differently from the quote"),
     "quote_expired": (410, "the quote expired: ask for a new one"),
     "payload_too_large": (413, "the body exceeds the size limit"),
     "invalid_request": (422, "the body does not match the schema"),
-    "invalid_stake": (422, "stake is not a positive amount in cents within the request bound"),
+    "invalid_stake": (422, "stake is not a positive amount in whole cents within the request bound"),
+    "invalid_idempotency_key": (422, "idempotency_key must have 1 to 200 printable characters"),
     "invalid_ticker": (422, "a ticker does not have Kalshi's format"),
     "invalid_side": (422, "a side is not 'yes' or 'no'"),
     "too_few_legs": (422, "fewer legs than a parlay needs"),

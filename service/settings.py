@@ -14,6 +14,9 @@
 ``PARLAY_SERVICE_MAX_MODEL_AGE_S`` Oldest pricer snapshot still quoted from (default 600).
 ``PARLAY_SERVICE_MAX_DATA_AGE_S``  Oldest book of a leg still quoted on, live days only (default 300).
 ``PARLAY_SERVICE_DB_POOL``         Database connections held by the service (default 10).
+``PARLAY_SERVICE_LIVE``            ``true``/``false``: wall-clock staleness checks on or off (default: on
+                                   when the model's trading day is today or later in New York).
+``PARLAY_SERVICE_REDIS``           ``off`` runs without Redis even when one is configured.
 =================================  ===================================================================
 """
 
@@ -62,6 +65,7 @@ class ServiceSettings:
     database_url: str | None = field(default=None, repr=False)
     redis_url: str | None = field(default=None, repr=False)
     start_private_redis: bool = True
+    redis_enabled: bool = True  # False: no Redis at all (rate limiting and the shared cache off)
     redis_prefix: str = "parlay:"
     storage_url: str | None = None
     trading_day: date | None = None
@@ -72,9 +76,11 @@ class ServiceSettings:
     max_request_stake: Decimal = Decimal("1000000")  # sanity bound of the request; RiskConfig.max_stake is policy
     max_model_age_s: float = 600.0
     max_market_data_age_s: float = 300.0
-    pricer_refresh_s: float = 60.0
+    pricer_refresh_s: float = 5.0  # look for a newer ensemble at most this often (in the background)
     pricer_retry_s: float = 10.0  # after a failed load, wait this long before trying again
-    cache_ttl_s: float = 5.0
+    cache_ttl_s: float = 5.0  # market snapshot (mids, statuses) in Redis and in process
+    risk_state_ttl_s: float = 1.0  # the open book / pool state quotes are sized against (bets re-check live)
+    rate_burst_s: float = 10.0  # a key's bucket holds this many seconds of its rate (at least one request)
     db_pool_size: int = 10
     db_timeout_s: float = 10.0
     auth_cache_ttl_s: float = 30.0  # a revoked key stops working within this many seconds
@@ -110,6 +116,13 @@ class ServiceSettings:
             "max_market_data_age_s": _float("PARLAY_SERVICE_MAX_DATA_AGE_S", 300.0),
             "db_pool_size": _int("PARLAY_SERVICE_DB_POOL", 10),
         }
+        live = (_env("PARLAY_SERVICE_LIVE") or "auto").lower()
+        if live not in ("auto", "true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"PARLAY_SERVICE_LIVE={live!r}: expected true, false or auto")
+        if live != "auto":
+            values["live"] = live in ("true", "1", "yes")
+        if (_env("PARLAY_SERVICE_REDIS") or "").lower() == "off":
+            values["redis_enabled"] = False
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
 

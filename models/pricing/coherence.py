@@ -86,3 +86,17 @@ def quote_many(
 ) -> list[Quote]:
     """:func:`quote` for several contracts of the same model (inference caches are shared)."""
     return [quote(model, legs, method, strict=strict) for legs in contracts]
+
+
+def check_quote_coherence(q: object, tol: float = 1e-9) -> str | None:
+    """Why an :class:`~models.pricing.quotes.EnsembleQuote` is incoherent, or None: its probability must lie
+    in [0, 1] and within the Fréchet bounds of its legs' own-side probabilities (0 when impossible)."""
+    p = float(q.probability)  # type: ignore[attr-defined]
+    if not 0.0 - tol <= p <= 1.0 + tol:
+        return f"probability {p} outside [0, 1]"
+    if q.impossible:  # type: ignore[attr-defined]
+        return None if p == 0.0 else f"impossible legs priced {p}"
+    lower, upper = frechet_bounds(list(q.leg_probabilities))  # type: ignore[attr-defined]
+    if p < lower - tol or p > upper + tol:
+        return f"probability {p:.6f} outside Fréchet bounds [{lower:.6f}, {upper:.6f}]"
+    return None

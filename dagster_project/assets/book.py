@@ -1,0 +1,226 @@
+"""The book: risk (group ``risk``), hedging (group ``hedging``), settlement and P&L (group ``ledger``).
+
+* ``risk/limits`` — LP capital (seeded once), pool state, drawdown, the book's exact worst case vs capacity;
+* ``risk/listed_quotes`` — the live quote table: every listed combo priced and gated by the risk engine;
+* ``risk/simulated_bets`` — simulated bettors quoting and betting through the quote service's engine
+  (same validation, pricing, risk gate and ledger writes as ``POST /quotes`` and ``POST /bets``);
+* ``hedging/orders`` — deltas of the open book aggregated per leg, 35 % of them targeted, orders sent to
+  the execution venue (paper by default) and fills reconciled into the ledger; blocked on stale books;
+* ``ledger/settlements`` — open bets and hedge positions settled from market results;
+* ``ledger/pnl`` — balances, trial balance (must be 0) and a P&L plot.
+
+Blocking checks upstream (fit convergence, quote coherence, book quality) keep these from running on a
+failed fit or a corrupt book.
+"""
+
+import io
+import json
+from datetime import date
+from decimal import Decimal
+
+import dagster as dg
+
+from dagster_project.partitions import DAILY, run_day
+from dagster_project.resources import ExecutionResource, LakeResource, WarehouseResource
+from models.hedging import HedgeConfig
+from models.risk import RiskConfig, worst_case_payout
+from parlay import book_runtime, ledger, pricing_store
+from parlay.hedging_runtime import open_bets
+
+LP_CAPITAL = Decimal("100000")
+
+
+def key(*path: str) -> dg.AssetKey:
+    return dg.AssetKey(list(path))
+
+
+def _day(context: dg.AssetExecutionContext) -> date:
+    return date.fromisoformat(context.partition_key)
+
+
+@dg.asset(key=key("risk", "limits"), deps=[key("pricing", "ensemble")], group_name="risk", partitions_def=DAILY,
+          description="Risk limits in force: LP pool cash/equity/drawdown (halts quotes past the limit), the book's "
+          "exact worst-case payout against LP capacity; seeds the LP pool once (idempotent).")
+def limits(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    cfg = RiskConfig()
+    day = _day(context)
+    with warehouse.connection() as conn:
+        seeded = book_runtime.ensure_lp_capital(conn, LP_CAPITAL)
+        pricer = pricing_store.load_pricer(conn, day=day)
+        book, pool = ledger.open_book(conn), ledger.pool_state(conn)
+        defs = pricer.market_defs()
+        known = {m for b in book.bets for m, _ in b.legs}
+        defs = {m: d for m, d in defs.items()} if known <= set(defs) else defs
+        worst = worst_case_payout(book.bets, defs, cfg.max_enumeration_vars) if known <= set(defs) else None
+        capacity = Decimal(repr(cfg.lp_utilization)) * pool.cash
+        halted = pool.drawdown > cfg.max_drawdown
+        conn.execute(
+            """INSERT INTO risk.limit_snapshots (trading_day, config, pool_cash, pool_equity, peak_equity, drawdown,
+                   halted, open_bets, worst_case_payout, worst_case_exact, capacity)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            (day, json.dumps({k: str(v) for k, v in cfg.__dict__.items()}), pool.cash, pool.equity, pool.peak_equity,
+             pool.drawdown, halted, len(book.bets), worst.payout if worst else Decimal(0),
+             worst.exact if worst else False, capacity))
+    return dg.MaterializeResult(metadata={
+        "lp_seeded_now": seeded, "pool_cash": float(pool.cash), "pool_equity": float(pool.equity),
+        "drawdown": pool.drawdown, "quotes_halted": halted, "open_bets": len(book.bets),
+        "worst_case_payout": float(worst.payout) if worst else None, "capacity": float(capacity),
+        "max_stake": float(cfg.max_stake), "max_market_exposure": float(cfg.max_market_exposure)})
+
+
+@dg.asset(key=key("risk", "listed_quotes"), deps=[key("risk", "limits"), key("marts", "combo_structure")],
+          group_name="risk", partitions_def=DAILY,
+          description="Live quote table for listed combos (risk.listed_quotes): probability, uncertainty, margin, "
+          "grid price and max stake at a $10 reference stake, or the risk rule that refuses it.")
+def listed_quotes(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    day = _day(context)
+    with warehouse.connection() as conn:
+        pricer = pricing_store.load_pricer(conn, day=day)
+        table = book_runtime.listed_quotes(conn, pricer, day, RiskConfig())
+        book_runtime.store_listed_quotes(conn, day, pricer.version, table)
+    rules = table["rule"].fillna("quotable").value_counts().to_dict() if not table.empty else {}
+    return dg.MaterializeResult(metadata={
+        "combos": len(table), "quotable": int(table["quotable"].sum()) if not table.empty else 0,
+        "by_rule": dg.MetadataValue.json({str(k): int(v) for k, v in rules.items()}),
+        "sample": dg.MetadataValue.md(table.head(10).to_markdown(index=False, floatfmt=".4f") if not table.empty
+                                      else "no listed combos")})
+
+
+@dg.asset(key=key("risk", "simulated_bets"), deps=[key("risk", "limits")], group_name="risk", partitions_def=DAILY,
+          description="Simulated bettors: seeded parlays (within and across games) quoted and placed through the "
+          "quote service's engine — the same validation, pricing, risk gate and ledger writes as the HTTP API.")
+def simulated_bets(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                   lake: LakeResource) -> dg.MaterializeResult:
+    from parlay.bettors import run_bettors
+
+    day = _day(context)
+    report = run_bettors(warehouse.url(), lake.url(), day, log=context.log.info)
+    return dg.MaterializeResult(metadata=report.as_metadata())
+
+
+@dg.asset(key=key("hedging", "orders"), deps=[key("risk", "simulated_bets"), key("marts", "book_snapshots")],
+          group_name="hedging", partitions_def=DAILY,
+          description="Delta hedge: ∂P(parlay)/∂p_leg of every open bet aggregated per market, 35 % of it targeted, "
+          "orders (deterministic client_order_id) sent to the execution venue and fills reconciled into the ledger. "
+          "Markets with stale or unreliable books are not traded.")
+def hedge_orders(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                 execution: ExecutionResource) -> dg.MaterializeResult:
+    day = _day(context)
+    with warehouse.connection() as conn:
+        pricer = pricing_store.load_pricer(conn, day=day)
+        cutoff = book_runtime.hedge_time(conn, day)
+        books = book_runtime.day_books(conn, day, at=cutoff)
+        venue = execution.venue(books.asks)
+        marginals = {t: m.probability for t, m in pricer.markets().items()}
+
+        def probability(legs):  # type: ignore[no-untyped-def]
+            return pricer.quote([(leg.market_ticker, leg.side) for leg in legs]).probability
+
+        cfg = HedgeConfig(ratio=execution.hedge_ratio)
+        report = book_runtime.rebalance_book(conn, venue, marginals, books, cfg, f"{day.isoformat()}:{venue.name}",
+                                             probability)
+        exposure = {m: v for m, v in report.exposure.items() if v}
+        n_bets = len(open_bets(conn))
+    states: dict[str, int] = {}
+    for o in report.orders:
+        states[o.state] = states.get(o.state, 0) + 1
+    context.log.info(f"hedging {n_bets} open bets: {report.planned} orders planned, {report.submitted} submitted, "
+                     f"{report.fills_booked} fills booked on {report.venue}")
+    return dg.MaterializeResult(metadata={
+        "venue": report.venue, "hedge_ratio": cfg.ratio, "open_bets": n_bets, "markets_with_delta": len(exposure),
+        "orders_planned": report.planned, "orders_submitted": report.submitted,
+        "orders_already_known": report.already_known, "orders_failed": report.failed,
+        "fills_booked": report.fills_booked, "notional": float(report.notional),
+        "order_states": dg.MetadataValue.json(states),
+        "skipped": dg.MetadataValue.json(dict(list(report.skipped.items())[:30])),
+        "blocked_stale_books": len(books.stale)})
+
+
+@dg.asset(key=key("ledger", "settlements"), deps=[key("hedging", "orders"), key("raw", "settlements"),
+                                                    key("marts", "markets")],
+          group_name="ledger", partitions_def=DAILY,
+          description="Settlement from market results: each open bet won, lost or void (paid or released) and hedge "
+          "positions closed; idempotent (a rerun settles nothing twice).")
+def settlements(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse.connection() as conn:
+        report = book_runtime.settle_from_results(conn)
+        trial = ledger.trial_balance(conn)
+    if trial != 0:
+        raise dg.Failure(f"ledger out of balance by {trial} after settlement")
+    return dg.MaterializeResult(metadata={
+        "markets_with_results": report.markets, "bets_won": report.bets_won, "bets_lost": report.bets_lost,
+        "bets_void": report.bets_void, "hedges_closed": report.hedges_closed, "trial_balance": float(trial)})
+
+
+def _pnl_plot(rows: list[tuple]) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.2), dpi=90)
+    cum, xs, ys = 0.0, [], []
+    for i, (_, stake, payout, state) in enumerate(rows):
+        cum += float(stake) - (float(payout) if state == "won" else 0.0)
+        xs.append(i + 1)
+        ys.append(cum)
+    ax.plot(xs, ys, drawstyle="steps-post")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xlabel("settled bets (in settlement order)")
+    ax.set_ylabel("house P&L from bets ($)")
+    ax.set_title("Cumulative P&L of settled parlays (before hedges)")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+@dg.asset(key=key("ledger", "pnl"), deps=[key("ledger", "settlements")], group_name="ledger", partitions_def=DAILY,
+          description="P&L and ledger health: balances by account, settled stakes vs payouts, hedge cost and fees, "
+          "the trial balance (0: every movement balanced), and a cumulative P&L plot.")
+def pnl(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    import base64
+
+    with warehouse.connection() as conn:
+        summary = book_runtime.pnl(conn)
+        rows = conn.execute("SELECT bet_id, stake, payout, state FROM ledger.bets WHERE state IN ('won', 'lost') "
+                            "ORDER BY settled_at, bet_id").fetchall()
+    png = _pnl_plot(rows)
+    return dg.MaterializeResult(metadata={
+        "trial_balance": float(summary["trial_balance"]),  # type: ignore[arg-type]
+        "bets": dg.MetadataValue.json(summary["bets"]),
+        "house_pnl_from_bets": float(summary["bettor_pnl_for_house"]),  # type: ignore[arg-type]
+        "hedge_fills": summary["hedge_fills"], "hedge_cost": float(summary["hedge_cost"]),  # type: ignore[arg-type]
+        "hedge_fees": float(summary["hedge_fees"]),  # type: ignore[arg-type]
+        "balances": dg.MetadataValue.json({k: str(v) for k, v in summary["balances"].items()}),  # type: ignore[union-attr]
+        "pnl_plot": dg.MetadataValue.md(f"![P&L](data:image/png;base64,{base64.b64encode(png).decode()})")})
+
+
+@dg.asset_check(asset=key("ledger", "pnl"), blocking=True,
+                description="Double entry holds: the sum of every ledger entry is 0 and no transaction is unbalanced.")
+def ledger_balances(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    run_day(context)
+    with warehouse.connection() as conn:
+        trial = ledger.trial_balance(conn)
+        bad = ledger.unbalanced_transactions(conn)
+    return dg.AssetCheckResult(passed=trial == 0 and not bad, metadata={
+        "trial_balance": float(trial), "unbalanced_transactions": dg.MetadataValue.json(bad[:20])})
+
+
+@dg.asset_check(asset=key("hedging", "orders"), blocking=True,
+                description="Every hedge order ended in a known state (submitted, resting, filled, partially "
+                "filled, canceled or rejected): none left pending or unknown.")
+def hedge_orders_known(context: dg.AssetCheckExecutionContext,
+                             warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    run_day(context)
+    with warehouse.connection() as conn:
+        # 'pending' (recorded, outcome not yet known) and 'unknown' must not survive a rebalance + reconcile
+        unknown = conn.execute("SELECT client_order_id, state, reason FROM ledger.hedge_orders "
+                               "WHERE state IN ('pending', 'unknown') LIMIT 20").fetchall()
+    return dg.AssetCheckResult(passed=not unknown, metadata={"unknown_states": dg.MetadataValue.json(
+        [list(r) for r in unknown])})
+
+
+ASSETS = [limits, listed_quotes, simulated_bets, hedge_orders, settlements, pnl]
+CHECKS = [ledger_balances, hedge_orders_known]

@@ -1,0 +1,282 @@
+"""Pricing assets (group ``pricing``): per-cluster Ising fits, the CatBoost member, the ensemble snapshot.
+
+* ``pricing/game_clusters`` (daily) registers the day's clusters as partitions of ``game_clusters``;
+* ``pricing/ising_models`` (day × cluster) replay-fits one cluster and stores it; its checks: the fit
+  converged (blocking — no quotes or hedges from a failed fit) and quotes on a sample of contracts are
+  coherent (blocking);
+* ``pricing/catboost_model`` (daily) trains on settled parlays;
+* ``pricing/ensemble`` (daily) snapshots the newest fit of every cluster with the classifier and reports
+  calibration on held-back settled parlays; ``pricing/cross_game_parlays`` quotes every 2- and 3-leg
+  cross-game moneyline parlay of the day (the real-data check).
+
+Assets are thin: :mod:`parlay.pricing_runtime` does the work.
+"""
+
+import io
+import itertools
+from datetime import date
+
+import dagster as dg
+import numpy as np
+
+from dagster_project.partitions import DAILY, DAY_CLUSTER, GAME_CLUSTERS
+from dagster_project.resources import LakeResource, WarehouseResource
+from models.pricing.coherence import check_quote_coherence
+from parlay import pricing_runtime, pricing_store
+
+GROUP = "pricing"
+
+
+def pricing(name: str) -> dg.AssetKey:
+    return dg.AssetKey(["pricing", name])
+
+
+def marts(table: str) -> dg.AssetKey:
+    return dg.AssetKey(["marts", table])
+
+
+def _day(context: dg.AssetExecutionContext) -> date:
+    key = context.partition_key
+    if isinstance(key, dg.MultiPartitionKey):
+        return date.fromisoformat(key.keys_by_dimension["day"])
+    return date.fromisoformat(key)
+
+
+@dg.asset(
+    key=pricing("game_clusters"),
+    deps=[marts("binary_variables")],
+    group_name=GROUP,
+    partitions_def=DAILY,
+    description="The day's game clusters, registered as partitions of `game_clusters` (one Ising fit each).",
+)
+def game_clusters(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    day = _day(context)
+    with warehouse.connection() as conn:
+        clusters = pricing_runtime.day_clusters(conn, day)
+    known = set(context.instance.get_dynamic_partitions(GAME_CLUSTERS.name))
+    new = [c for c in clusters if c not in known]
+    if new:
+        context.instance.add_dynamic_partitions(GAME_CLUSTERS.name, new)
+    return dg.MaterializeResult(metadata={"clusters": len(clusters), "new_partitions": len(new),
+                                          "cluster_ids": dg.MetadataValue.json(clusters)})
+
+
+def _loss_plot(result: pricing_runtime.ClusterFit) -> bytes | None:
+    traj = result.result.trajectory
+    if traj.empty:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.2), dpi=90)
+    for kind, part in traj.groupby("kind"):
+        loss = part["loss_before"].astype(float)
+        ax.plot(np.arange(len(loss)), loss.rolling(25, min_periods=1).mean(), label=str(kind))
+    ax.set_xlabel("update (per kind)")
+    ax.set_ylabel("cross-entropy before update (rolling 25)")
+    ax.set_title(f"Replay fit {result.cluster_id}")
+    ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+@dg.asset(
+    key=pricing("ising_models"),
+    deps=[pricing("game_clusters"), marts("binary_variables"), marts("price_panel_1m"), marts("combo_targets"),
+          marts("pair_correlations"), marts("markets")],
+    group_name=GROUP,
+    partitions_def=DAY_CLUSTER,
+    automation_condition=dg.AutomationCondition.eager(),
+    description="One game cluster's pairwise Ising model, replay-fitted by composite-likelihood SGD on the day's "
+    "base-market mids (fields) and fee-corrected parlay targets (fields and couplings); parameters stored "
+    "in object storage, the version in pricing.cluster_models.",
+)
+def ising_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                 lake: LakeResource) -> dg.MaterializeResult:
+    key = context.partition_key
+    assert isinstance(key, dg.MultiPartitionKey)
+    day, cluster = date.fromisoformat(key.keys_by_dimension["day"]), key.keys_by_dimension["cluster"]
+    context.log.info(f"fitting {cluster} on {day} …")
+    with warehouse.connection() as conn:
+        fit = pricing_runtime.fit_day_cluster(conn, lake.url(), day, cluster)
+    m = fit.result.metrics
+    context.log.info(f"{cluster}: {m.n_variables} variables, {m.n_base_updates} base and {m.n_parlay_updates} parlay "
+                     f"updates, converged={fit.result.converged}")
+    meta: dict[str, object] = {
+        "model_version": fit.model_version, "converged": fit.result.converged, "markets": fit.n_markets,
+        **{k: v for k, v in m.as_dict().items() if v is not None},
+        "notes": dg.MetadataValue.json(list(fit.result.notes)),
+    }
+    png = _loss_plot(fit)
+    if png is not None:
+        import base64
+
+        meta["fit_loss"] = dg.MetadataValue.md(f"![fit loss](data:image/png;base64,{base64.b64encode(png).decode()})")
+    return dg.MaterializeResult(metadata=meta)  # type: ignore[arg-type]
+
+
+def _cluster_of(context: dg.AssetCheckExecutionContext) -> tuple[date, str]:
+    tags = context.run.tags
+    day = tags.get("dagster/partition/day")
+    cluster = tags.get("dagster/partition/cluster")
+    if day is None or cluster is None:
+        raise dg.Failure("this check runs per day × cluster partition")
+    return date.fromisoformat(day), cluster
+
+
+def _latest_fit(conn, day: date, cluster: str) -> tuple[str, bool, dict]:  # type: ignore[no-untyped-def]
+    row = conn.execute(
+        """SELECT model_version, converged, metrics FROM pricing.cluster_models
+           WHERE trading_day = %s AND cluster_id = %s ORDER BY fitted_at DESC LIMIT 1""", (day, cluster)).fetchone()
+    if row is None:
+        raise dg.Failure(f"no stored fit for {cluster} on {day}")
+    return row[0], row[1], row[2]
+
+
+@dg.asset_check(asset=pricing("ising_models"), blocking=True,
+                description="The replay fit converged: every update's inference converged and the final model's "
+                "moments are computable (no quotes or hedges from a failed fit).")
+def fit_converged(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    day, cluster = _cluster_of(context)
+    with warehouse.connection() as conn:
+        version, converged, metrics = _latest_fit(conn, day, cluster)
+    return dg.AssetCheckResult(passed=bool(converged), metadata={
+        "model_version": version, "skipped_updates": metrics.get("n_skipped"),
+        "final_ce": metrics.get("final_ce"), "initial_ce": metrics.get("initial_ce")})
+
+
+@dg.asset_check(asset=pricing("ising_models"), blocking=True,
+                description="Quotes on a sample of contracts (all 1-, 2- and 3-leg YES/NO combinations of up to 8 "
+                "markets) lie within the Fréchet bounds of the model's marginals, and YES + NO of every market "
+                "sums to 1.")
+def quotes_coherent(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    day, cluster = _cluster_of(context)
+    with warehouse.connection() as conn:
+        version, _, _ = _latest_fit(conn, day, cluster)
+        pricer = pricing_store.load_cluster_pricer(conn, version)
+    tickers = sorted(pricer.markets())[:8]
+    violations = []
+    checked = 0
+    for k in (1, 2, 3):
+        for combo in itertools.combinations(tickers, k):
+            for sides in itertools.product(("yes", "no"), repeat=k):
+                legs = list(zip(combo, sides, strict=True))
+                q = pricer.quote(legs)
+                checked += 1
+                problem = check_quote_coherence(q)
+                if problem:
+                    violations.append({"legs": legs, "problem": problem})
+    for t in tickers:
+        s = pricer.quote([(t, "yes")]).probability + pricer.quote([(t, "no")]).probability
+        if abs(s - 1.0) > 1e-9:
+            violations.append({"legs": [[t, "yes/no"]], "problem": f"YES + NO = {s}"})
+    return dg.AssetCheckResult(passed=not violations, metadata={
+        "contracts_checked": checked, "violations": len(violations),
+        "examples": dg.MetadataValue.json(violations[:10])})
+
+
+@dg.asset(
+    key=pricing("catboost_model"),
+    deps=[marts("combo_features"), marts("markets")],
+    group_name=GROUP,
+    partitions_def=DAILY,
+    description="The ensemble's ML member: CatBoost on settled parlays of this and earlier days (the last quarter "
+    "of the day's settled parlays held back for calibration).",
+)
+def catboost_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                   lake: LakeResource) -> dg.MaterializeResult:
+    day = _day(context)
+    with warehouse.connection() as conn:
+        version, clf, held = pricing_runtime.train_day_classifier(conn, lake.url(), day)
+    if not clf.trained:
+        context.log.warning(f"CatBoost member untrained: {clf.reason}")
+    return dg.MaterializeResult(metadata={
+        "classifier_version": version, "trained": clf.trained, "reason": clf.reason or "",
+        "held_back": held, **{k: v for k, v in clf.metrics.items() if isinstance(v, (int, float))}})
+
+
+@dg.asset(
+    key=pricing("ensemble"),
+    deps=[pricing("ising_models"), pricing("catboost_model")],
+    group_name=GROUP,
+    partitions_def=DAILY,
+    description="The quoting snapshot: newest Ising fit of every cluster + Gaussian copula + independence + "
+    "CatBoost, weighted; calibration (Brier, log loss) of every member on held-back settled parlays.",
+)
+def ensemble(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+             lake: LakeResource) -> dg.MaterializeResult:
+    day = _day(context)
+    with warehouse.connection() as conn:
+        clf_row = conn.execute(
+            "SELECT classifier_version FROM pricing.classifiers WHERE trading_day = %s ORDER BY fitted_at DESC LIMIT 1",
+            (day,)).fetchone()
+        held = 0
+        if clf_row is not None:
+            n_today = pricing_runtime.settled_parlays(conn, day)
+            n_today = int((n_today["trading_day"] == day).sum()) if not n_today.empty else 0
+            held = n_today - int(n_today * 0.75)
+        build = pricing_runtime.build_day_ensemble(conn, lake.url(), day, clf_row[0] if clf_row else None, held)
+    cal = build.calibration
+    meta: dict[str, object] = {"ensemble_version": build.version, "clusters": build.n_clusters,
+                               "catboost_member": build.classifier_trained,
+                               "calibration": dg.MetadataValue.md(cal.to_markdown(index=False) if not cal.empty
+                                                                  else "no held-back settled parlays")}
+    for r in cal.to_dict("records"):
+        meta[f"brier_{r['member']}"] = float(r["brier"])
+        meta[f"log_loss_{r['member']}"] = float(r["log_loss"])
+    return dg.MaterializeResult(metadata=meta)  # type: ignore[arg-type]
+
+
+@dg.asset_check(asset=pricing("ensemble"), description="Calibration on held-back settled parlays: the ensemble's "
+                "Brier score is no worse than the independence price's by more than 0.01 (warning).")
+def ensemble_calibrated(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    from dagster_project.partitions import run_day
+
+    day = run_day(context)
+    with warehouse.connection() as conn:
+        found = pricing_store.latest_ensemble(conn, day)
+        rows = conn.execute("SELECT member, n_parlays, brier, log_loss FROM pricing.calibration "
+                            "WHERE ensemble_version = %s", (found[0],)).fetchall() if found else []
+    by = {r[0]: r for r in rows}
+    if "ensemble" not in by or "independence" not in by:
+        return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,
+                                   metadata={"note": "no held-back settled parlays to score"})
+    passed = by["ensemble"][2] <= by["independence"][2] + 0.01
+    return dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.WARN, metadata={
+        "n_parlays": by["ensemble"][1], "brier_ensemble": by["ensemble"][2],
+        "brier_independence": by["independence"][2],
+        "log_loss_ensemble": by["ensemble"][3], "log_loss_independence": by["independence"][3]})
+
+
+@dg.asset(
+    key=pricing("cross_game_parlays"),
+    deps=[pricing("ensemble")],
+    group_name=GROUP,
+    partitions_def=DAILY,
+    description="Real-data check: every 2- and 3-leg cross-game parlay of the day's moneylines (YES legs, one per "
+    "game) priced by the ensemble, beside the independence price and the Fréchet bounds "
+    "(table pricing.cross_game_parlays).",
+)
+def cross_game_parlays(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    day = _day(context)
+    with warehouse.connection() as conn:
+        pricer = pricing_store.load_pricer(conn, day=day)
+        table = pricing_runtime.real_data_check(pricer, pricing_runtime.day_moneylines(conn, day))
+        pricing_runtime.store_cross_game(conn, day, pricer.version, table)
+    meta: dict[str, object] = {"parlays": len(table)}
+    if not table.empty:
+        meta.update({
+            "outside_frechet": int((~table["within_bounds"]).sum()),
+            "mean_abs_vs_market_mids": float((table["price"] - table["independence_market_mids"]).abs().mean()),
+            "sample": dg.MetadataValue.md(table.head(15).to_markdown(index=False, floatfmt=".4f")),
+        })
+    return dg.MaterializeResult(metadata=meta)  # type: ignore[arg-type]
+
+
+ASSETS = [game_clusters, ising_models, catboost_model, ensemble, cross_game_parlays]
+CHECKS = [fit_converged, quotes_coherent, ensemble_calibrated]

@@ -1,0 +1,203 @@
+"""The book's runtime: LP capital, the listed-combo quote table, books for hedging, settlement, P&L.
+
+The code behind the ``risk``, ``hedging`` and ``ledger`` assets; the pure rules live in
+:mod:`models.risk` and :mod:`models.hedging`, the money in :mod:`parlay.ledger`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import pandas as pd
+import psycopg
+
+from models.hedging import Ask
+from models.pricing.ensemble import EnsemblePricer
+from models.risk import RiskConfig, evaluate
+from parlay import ledger
+
+LP_SEED_KEY = "lp-seed"
+
+
+def ensure_lp_capital(conn: psycopg.Connection, amount: Decimal) -> bool:
+    """Deposit the LP pool's starting capital once (idempotent); True when deposited now."""
+    before = conn.execute("SELECT count(*) FROM ledger.transactions WHERE idempotency_key = %s",
+                          (LP_SEED_KEY,)).fetchone()[0]
+    ledger.deposit(conn, amount, LP_SEED_KEY)
+    return before == 0
+
+
+def listed_quotes(conn: psycopg.Connection, pricer: EnsemblePricer, day: date, cfg: RiskConfig,
+                  stake: Decimal = Decimal(10)) -> pd.DataFrame:
+    """A quote (at ``stake``) for every combo listed on ``day`` whose legs the pricer knows: the model's
+    probability and uncertainty, the margin, the grid price, the max stake, and the rule when refused."""
+    rows = conn.execute(
+        "SELECT combo_ticker, legs FROM marts.combo_structure WHERE trading_day = %s ORDER BY combo_ticker", (day,)
+    ).fetchall()
+    book, pool = ledger.open_book(conn), ledger.pool_state(conn)
+    defs = pricer.market_defs()
+    markets = pricer.markets()
+    out = []
+    for combo, legs_json in rows:
+        legs = [(leg["market_ticker"], leg["side"]) for leg in (legs_json if not isinstance(legs_json, str)
+                                                                else json.loads(legs_json))]
+        if not legs or any(t not in markets for t, _ in legs):
+            out.append({"combo_ticker": combo, "n_legs": len(legs), "quotable": False, "rule": "unknown_market"})
+            continue
+        q = pricer.quote(legs)
+        d = evaluate(legs, stake, q.probability, q.uncertainty, book, pool, defs, cfg)
+        out.append({
+            "combo_ticker": combo, "n_legs": len(legs), "quotable": d.accepted,
+            "rule": d.rule, "probability": q.probability, "independence": q.raw_probability,
+            "uncertainty": q.uncertainty, "margin": d.margin, "price": float(d.price) if d.price else None,
+            "max_stake": float(d.max_stake),
+        })
+    return pd.DataFrame(out, columns=["combo_ticker", "n_legs", "quotable", "rule", "probability", "independence",
+                                      "uncertainty", "margin", "price", "max_stake"])
+
+
+def store_listed_quotes(conn: psycopg.Connection, day: date, version: str, table: pd.DataFrame) -> None:
+    with conn.transaction():
+        conn.execute("DELETE FROM risk.listed_quotes WHERE trading_day = %s", (day,))
+        with conn.cursor() as cur:
+            cur.executemany(
+                """INSERT INTO risk.listed_quotes (trading_day, combo_ticker, ensemble_version, n_legs, quotable, rule,
+                       probability, independence, uncertainty, margin, price, max_stake)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                [(day, r["combo_ticker"], version, int(r["n_legs"]), bool(r["quotable"]), r["rule"],
+                  *(None if pd.isna(r[c]) else float(r[c]) for c in
+                    ("probability", "independence", "uncertainty", "margin", "price", "max_stake")))
+                 for r in table.to_dict("records")],
+            )
+
+
+@dataclass(frozen=True)
+class BookView:
+    asks: dict[str, Ask]
+    mids: dict[str, float]
+    stale: dict[str, str]  # market → why its book may not be traded on
+
+
+def day_books(conn: psycopg.Connection, day: date, at: datetime | None = None,
+              max_age: timedelta = timedelta(minutes=30)) -> BookView:
+    """The latest valid book of every market of ``day`` at or before ``at`` (default: the day's last
+    snapshot). A market whose newest book is older than ``max_age`` before ``at`` (or before the day's
+    last snapshot), unreliable or crossed is listed in ``stale`` and must not be hedged on."""
+    rows = conn.execute(
+        """SELECT DISTINCT ON (market_ticker) market_ticker, ts, yes_bid::float8, yes_ask::float8, mid::float8,
+                  reliable, crossed
+           FROM marts.book_snapshots
+           WHERE trading_day = %s AND (%s::timestamptz IS NULL OR ts <= %s::timestamptz)
+           ORDER BY market_ticker, ts DESC""", (day, at, at)).fetchall()
+    if not rows:
+        return BookView({}, {}, {})
+    ref = at or max(r[1] for r in rows)
+    asks, mids, stale = {}, {}, {}
+    for market, ts, bid, ask, mid, reliable, crossed in rows:
+        if crossed or reliable is False:
+            stale[market] = "book unreliable or crossed"
+            continue
+        if ref - ts > max_age:
+            stale[market] = f"book is {(ref - ts).total_seconds() / 60:.0f} min old"
+        asks[market] = Ask(Decimal(str(round(ask, 4))) if ask is not None else None,
+                           Decimal(str(round(1 - bid, 4))) if bid is not None else None)
+        if mid is not None:
+            mids[market] = mid
+    return BookView(asks, mids, stale)
+
+
+def day_results(conn: psycopg.Connection, markets: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Settled results ("yes"/"no") and voided markets among ``markets`` (from marts.markets)."""
+    rows = conn.execute("SELECT market_ticker, result, status FROM marts.markets WHERE market_ticker = ANY(%s)",
+                        (markets,)).fetchall()
+    results = {m: r for m, r, _ in rows if r in ("yes", "no")}
+    void = [m for m, r, s in rows if r in ("void", "voided") or (s == "finalized" and r in (None, "", "void"))]
+    return results, void
+
+
+def settle_from_results(conn: psycopg.Connection) -> ledger.SettlementReport:
+    """Settle every open bet and hedge position whose markets have results."""
+    markets = [r[0] for r in conn.execute(
+        """SELECT DISTINCT market_ticker FROM ledger.bet_legs l JOIN ledger.bets b USING (bet_id) WHERE b.state = 'open'
+           UNION SELECT DISTINCT market_ticker FROM ledger.hedge_positions WHERE contracts <> 0""").fetchall()]
+    results, void = day_results(conn, markets)
+    return ledger.settle(conn, results, void)
+
+
+def pnl(conn: psycopg.Connection) -> dict[str, object]:
+    """Ledger balances that tell the LP's story, and the trial balance (0 when every entry balances)."""
+    balances = ledger.balances(conn)
+    bets = dict(conn.execute("SELECT state, count(*) FROM ledger.bets GROUP BY state").fetchall())
+    stakes = conn.execute("SELECT coalesce(sum(stake), 0), coalesce(sum(payout) FILTER (WHERE state = 'won'), 0) "
+                          "FROM ledger.bets WHERE state IN ('won', 'lost')").fetchone()
+    hedges = conn.execute("SELECT count(*), coalesce(sum(count * price), 0), coalesce(sum(fee), 0) FROM ledger.fills"
+                          ).fetchone()
+    return {
+        "trial_balance": ledger.trial_balance(conn),
+        "bets": {k: int(v) for k, v in bets.items()},
+        "settled_stakes": stakes[0], "settled_payouts": stakes[1], "bettor_pnl_for_house": stakes[0] - stakes[1],
+        "hedge_fills": int(hedges[0]), "hedge_cost": hedges[1], "hedge_fees": hedges[2],
+        "balances": {k: v for k, v in balances.items() if v != 0},
+    }
+
+
+# ----------------------------------------------------------------------------- simulated bettors
+@dataclass(frozen=True)
+class BettorConfig:
+    n_bets: int = 60
+    seed: int = 11
+    min_legs: int = 2
+    max_legs: int = 4
+    stakes: tuple[int, ...] = (5, 10, 20, 50)
+    cross_game_share: float = 0.5
+
+
+def bettor_legs(pricer: EnsemblePricer, rng: random.Random, cfg: BettorConfig) -> list[tuple[str, str]]:
+    """A bettor's pick: 2–4 legs on distinct markets, within one game or across games, sides by the market's
+    probability (bettors like favourites a bit more than the market does)."""
+    markets = pricer.markets()
+    by_cluster: dict[str, list[str]] = {}
+    for t, m in markets.items():
+        if 0.05 < m.probability < 0.95:
+            by_cluster.setdefault(m.cluster_id, []).append(t)
+    clusters = sorted(c for c, ts in by_cluster.items() if ts)
+    k = rng.randint(cfg.min_legs, cfg.max_legs)
+    if rng.random() < cfg.cross_game_share and len(clusters) >= 2:
+        picks = [rng.choice(sorted(by_cluster[c])) for c in rng.sample(clusters, min(k, len(clusters)))]
+    else:
+        pool = sorted(by_cluster[rng.choice(clusters)])
+        picks = rng.sample(pool, min(k, len(pool)))
+    legs = []
+    for t in picks:
+        p = markets[t].probability
+        legs.append((t, "yes" if rng.random() < min(0.9, p + 0.1) else "no"))
+    return legs
+
+
+def hedge_time(conn: psycopg.Connection, day: date) -> datetime | None:
+    """When the day's hedge is placed in a replay: the last book before the first market of the day closes
+    (live: now). None when the day has no books."""
+    row = conn.execute(
+        """SELECT min(m.close_time) FROM marts.markets m
+           WHERE m.market_ticker IN (SELECT DISTINCT market_ticker FROM marts.book_snapshots WHERE trading_day = %s)""",
+        (day,)).fetchone()
+    first_close = row[0] if row else None
+    last = conn.execute("SELECT max(ts) FROM marts.book_snapshots WHERE trading_day = %s", (day,)).fetchone()[0]
+    if last is None:
+        return None
+    if first_close is None or first_close > last:
+        return last
+    return first_close - timedelta(minutes=1)
+
+
+def rebalance_book(conn: psycopg.Connection, venue, marginals, books: BookView, cfg, plan_key: str,  # type: ignore[no-untyped-def]
+                   probability=None):  # type: ignore[no-untyped-def]
+    """Hedge the open book on ``venue`` against ``books`` (stale markets blocked)."""
+    from parlay.hedging_runtime import rebalance
+
+    return rebalance(conn, venue, marginals, books.asks, cfg, plan_key, blocked_markets=books.stale,
+                     probability=probability)

@@ -1,0 +1,313 @@
+"""The pricing runtime: read a trading day's marts, fit, store — the code behind the ``pricing`` assets.
+
+* :func:`fit_day_cluster` — replay-fit one game cluster's Ising model (``models.pricing.replay``) on the
+  day's minute panel and fee-corrected combo targets, estimate the copula's correlation from
+  ``marts.pair_correlations``, store both (``parlay.pricing_store``).
+* :func:`train_day_classifier` — CatBoost on settled parlays of this and earlier days (a parlay is
+  settled when every leg's market has a result), features from ``marts.combo_features``.
+* :func:`build_day_ensemble` — one snapshot over the day's newest cluster models and classifier, with
+  calibration (Brier, log loss per member) on the day's settled traded parlays, held back from training.
+* :func:`real_data_check` — every 2- and 3-leg cross-game parlay of the day's moneylines: our price,
+  the independence price and the Fréchet bounds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import psycopg
+
+from models.pricing import catboost_parlay
+from models.pricing.baselines import nearest_correlation
+from models.pricing.ensemble import ClusterModel, EnsembleConfig, EnsemblePricer
+from models.pricing.quotes import MarketInfo
+from models.pricing.replay import (
+    FitConfig,
+    FitResult,
+    LiteralMap,
+    cluster_targets,
+    conjunction_mids,
+    fit_cluster,
+    literal_map,
+    variable_mids,
+)
+from parlay import pricing_store
+from parlay.pricing_store import MarketEntry
+
+
+def _frame(conn: psycopg.Connection, query: str, params: tuple = ()) -> pd.DataFrame:
+    with conn.cursor() as cur:
+        cur.execute(query, params)
+        cols = [d.name for d in cur.description or []]
+        return pd.DataFrame(cur.fetchall(), columns=cols)
+
+
+def day_clusters(conn: psycopg.Connection, day: date) -> list[str]:
+    """The game clusters of a trading day that the structural layer mapped onto variables."""
+    rows = conn.execute(
+        "SELECT DISTINCT cluster_id FROM marts.binary_variables WHERE trading_day = %s ORDER BY 1", (day,)
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def day_literals(conn: psycopg.Connection, day: date) -> LiteralMap:
+    rows = _frame(conn, "SELECT market_ticker, cluster_id, literals, complement_ticker FROM marts.binary_variables "
+                        "WHERE trading_day = %s", (day,))
+    return literal_map(rows)
+
+
+def _market_info(conn: psycopg.Connection, day: date, tickers: list[str]) -> dict[str, MarketInfo]:
+    rows = conn.execute(
+        """SELECT m.market_ticker, m.cluster_id, m.event_ticker, m.title, m.yes_sub_title, m.no_sub_title,
+                  p.mid::float8, m.status, m.close_time::text
+           FROM marts.markets m
+           LEFT JOIN LATERAL (SELECT mid FROM marts.price_panel_1m pp
+                              WHERE pp.market_ticker = m.market_ticker AND pp.trading_day = %s AND pp.mid IS NOT NULL
+                              ORDER BY minute DESC LIMIT 1) p ON true
+           WHERE m.market_ticker = ANY(%s)""",
+        (day, tickers),
+    ).fetchall()
+    return {r[0]: MarketInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[6] if r[6] is not None else 0.5, r[7], r[8])
+            for r in rows}
+
+
+def copula_correlation(conn: psycopg.Connection, day: date, literals: LiteralMap, cluster: str,
+                       min_n: int = 20) -> np.ndarray:
+    """The cluster's variable correlation for the Gaussian copula, from the day's pairwise correlations of
+    log-odds changes (``marts.pair_correlations``; pairs with fewer than ``min_n`` changes count as 0;
+    a negated literal flips the sign; several markets per variable pair are averaged), repaired to the
+    nearest correlation matrix."""
+    names = literals.variables[cluster]
+    n = len(names)
+    rows = conn.execute(
+        """SELECT market_a, market_b, rho::float8, n FROM marts.pair_correlations
+           WHERE trading_day = %s AND cluster_a = %s AND cluster_b = %s AND rho IS NOT NULL""",
+        (day, cluster, cluster),
+    ).fetchall()
+    acc = np.zeros((n, n))
+    cnt = np.zeros((n, n))
+    for a, b, rho, count in rows:
+        la, lb = literals.markets.get(a), literals.markets.get(b)
+        if la is None or lb is None or not la.defines_variable or not lb.defines_variable or (count or 0) < min_n:
+            continue
+        (i, vi), = la.literals
+        (j, vj), = lb.literals
+        if i == j or not math.isfinite(rho):
+            continue
+        r = rho * (1 if vi == vj else -1)
+        acc[i, j] += r
+        acc[j, i] += r
+        cnt[i, j] += 1
+        cnt[j, i] += 1
+    corr = np.divide(acc, cnt, out=np.zeros_like(acc), where=cnt > 0)
+    corr = np.clip(corr, -0.95, 0.95)
+    np.fill_diagonal(corr, 1.0)
+    return nearest_correlation(corr) if n > 1 else corr
+
+
+@dataclass(frozen=True)
+class ClusterFit:
+    cluster_id: str
+    model_version: str
+    result: FitResult
+    n_markets: int
+
+
+def fit_day_cluster(conn: psycopg.Connection, storage_url: str, day: date, cluster: str,
+                    config: FitConfig | None = None) -> ClusterFit:
+    """Fit and store one cluster of one day (see the module docstring)."""
+    cfg = config or FitConfig()
+    literals = day_literals(conn, day)
+    if cluster not in literals.variables:
+        raise LookupError(f"cluster {cluster} has no binary variables on {day}: materialize marts/binary_variables")
+    tickers = [t for t, m in literals.markets.items() if m.cluster_id == cluster]
+    panel = _frame(conn, "SELECT market_ticker, minute, mid::float8 AS mid FROM marts.price_panel_1m "
+                         "WHERE trading_day = %s AND market_ticker = ANY(%s) ORDER BY minute", (day, tickers))
+    all_panel = _frame(conn, "SELECT market_ticker, minute, mid::float8 AS mid FROM marts.price_panel_1m "
+                             "WHERE trading_day = %s ORDER BY minute", (day,))
+    targets_rows = _frame(conn, "SELECT ts, target_legs, target_clipped, use_for_learning, trade_id, contracts "
+                                "FROM marts.combo_targets WHERE trading_day = %s ORDER BY ts", (day,))
+    mids = variable_mids(panel, literals, cluster)
+    conj, conj_legs = conjunction_mids(panel, literals, cluster)
+    if not conj.empty:
+        mids = mids.join(conj, how="outer")
+    targets = cluster_targets(targets_rows, literals, all_panel).get(cluster)
+    if targets is None:
+        targets = pd.DataFrame(columns=["ts", "legs", "target", "trade_id", "contracts", "n_clusters"])
+    result = fit_cluster(cluster, literals.variables[cluster], mids, targets, cfg, conjunctions=conj_legs)
+    corr = copula_correlation(conn, day, literals, cluster)
+    cm = ClusterModel(cluster, result.variables, result.model, corr)
+    info = _market_info(conn, day, tickers)
+    entries = [MarketEntry(literals.markets[t], info.get(t)) for t in tickers]
+    version = pricing_store.save_cluster_model(
+        conn, storage_url, day, cm, entries, converged=result.converged, metrics=result.metrics.as_dict(),
+        fit_config=cfg.as_dict(), notes=result.notes,
+    )
+    return ClusterFit(cluster, version, result, len(tickers))
+
+
+# ----------------------------------------------------------------------------- settled parlays
+_SETTLED = """
+WITH legs AS (
+    SELECT f.trading_day, f.combo_row_id, f.ts, (leg ->> 'market_ticker') AS market_ticker, (leg ->> 'side') AS side
+    FROM marts.combo_features f, jsonb_array_elements(f.legs) AS leg
+    WHERE f.row_kind = 'trade' AND NOT f.impossible AND f.trading_day <= %(day)s
+),
+graded AS (
+    SELECT l.trading_day, l.combo_row_id,
+           bool_and(m.result IS NOT NULL AND m.result IN ('yes', 'no')) AS settled,
+           bool_and(m.result = l.side) AS won
+    FROM legs l LEFT JOIN marts.markets m USING (market_ticker)
+    GROUP BY 1, 2
+)
+SELECT f.*, g.won
+FROM marts.combo_features f JOIN graded g USING (trading_day, combo_row_id)
+WHERE g.settled
+ORDER BY f.trading_day, f.ts
+"""
+
+
+def settled_parlays(conn: psycopg.Connection, day: date) -> pd.DataFrame:
+    """Traded, possible parlays of ``day`` and earlier days whose every leg has settled, with ``won``."""
+    return _frame(conn, _SETTLED, {"day": day})  # type: ignore[arg-type]
+
+
+def train_day_classifier(
+    conn: psycopg.Connection, storage_url: str, day: date, config: catboost_parlay.CatBoostConfig | None = None
+) -> tuple[str, catboost_parlay.ParlayClassifier, int]:
+    """Train on settled parlays before ``day`` plus the first 75 % of ``day``'s (the rest is held back
+    for calibration). Returns (version, classifier, rows held back)."""
+    data = settled_parlays(conn, day)
+    today = data[data["trading_day"] == day] if not data.empty else data
+    earlier = data[data["trading_day"] < day] if not data.empty else data
+    cut = int(len(today) * 0.75)
+    train_rows = pd.concat([earlier, today.iloc[:cut]]) if not data.empty else data
+    if train_rows.empty:
+        clf = catboost_parlay.untrained("no settled parlays yet", config)
+    else:
+        clf = catboost_parlay.train(train_rows, train_rows["won"].astype(bool).to_numpy(), config)
+    version = pricing_store.save_classifier(conn, storage_url, day, clf)
+    return version, clf, len(today) - cut
+
+
+def latest_cluster_versions(conn: psycopg.Connection, day: date) -> dict[str, str]:
+    rows = conn.execute(
+        """SELECT DISTINCT ON (cluster_id) cluster_id, model_version FROM pricing.cluster_models
+           WHERE trading_day = %s ORDER BY cluster_id, fitted_at DESC""", (day,)).fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
+@dataclass(frozen=True)
+class EnsembleBuild:
+    version: str
+    n_clusters: int
+    classifier_version: str | None
+    classifier_trained: bool
+    calibration: pd.DataFrame  # member, n_parlays, brier, log_loss
+
+
+def _log_loss(p: np.ndarray, y: np.ndarray) -> float:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def calibration(pricer: EnsemblePricer, held: pd.DataFrame) -> pd.DataFrame:
+    """Brier score and log loss of every member and of the ensemble on held-back settled parlays."""
+    preds: dict[str, list[float]] = {}
+    outcomes: list[float] = []
+    for r in held.to_dict("records"):
+        legs_json = r["legs"] if not isinstance(r["legs"], str) else json.loads(r["legs"])
+        legs = [(leg["market_ticker"], leg["side"]) for leg in legs_json]
+        try:
+            q = pricer.quote(legs)
+        except (KeyError, ValueError):
+            continue
+        outcomes.append(1.0 if r["won"] else 0.0)
+        preds.setdefault("ensemble", []).append(q.probability)
+        for m in q.members:
+            preds.setdefault(m.name, []).append(m.probability)
+    y = np.array(outcomes)
+    rows = []
+    for member, values in preds.items():
+        if len(values) != len(y) or not len(y):
+            continue  # a member that priced only some parlays is not comparable
+        p = np.array(values)
+        rows.append({"member": member, "n_parlays": len(y), "brier": float(np.mean((p - y) ** 2)),
+                     "log_loss": _log_loss(p, y)})
+    return pd.DataFrame(rows, columns=["member", "n_parlays", "brier", "log_loss"])
+
+
+def build_day_ensemble(conn: psycopg.Connection, storage_url: str, day: date, classifier_version: str | None,
+                       held_back: int, config: EnsembleConfig | None = None) -> EnsembleBuild:
+    versions = latest_cluster_versions(conn, day)
+    if not versions:
+        raise LookupError(f"no fitted cluster models for {day}: materialize pricing/ising_models first")
+    version = pricing_store.save_ensemble(conn, day, versions, classifier_version, config)
+    pricer = pricing_store.load_pricer(conn, version=version)
+    data = settled_parlays(conn, day)
+    today = data[data["trading_day"] == day] if not data.empty else data
+    held = today.iloc[len(today) - held_back:] if held_back > 0 else today.iloc[0:0]
+    cal = calibration(pricer, held)
+    with conn.transaction():
+        conn.execute("DELETE FROM pricing.calibration WHERE ensemble_version = %s", (version,))
+        for r in cal.to_dict("records"):
+            conn.execute("INSERT INTO pricing.calibration VALUES (%s, %s, %s, %s, %s)",
+                         (version, r["member"], r["n_parlays"], r["brier"], r["log_loss"]))
+    return EnsembleBuild(version, len(versions), classifier_version, pricer.classifier is not None, cal)
+
+
+# ----------------------------------------------------------------------------- real-data check
+def real_data_check(pricer: EnsemblePricer, moneylines: list[str], max_parlays: int | None = None) -> pd.DataFrame:
+    """Every 2- and 3-leg cross-game parlay of YES moneylines (one leg per game cluster): our price, the
+    independence price of the model's marginals, the product of the markets' latest mids, and the Fréchet
+    bounds. Games are independent clusters, so across games our price is the product of the fitted
+    marginals: what the model adds is in those marginals (fitted to the whole day's flow) and the margin."""
+    markets = pricer.markets()
+    by_cluster: dict[str, list[str]] = {}
+    for t in moneylines:
+        if t in markets:
+            by_cluster.setdefault(markets[t].cluster_id, []).append(t)
+    rows = []
+    clusters = sorted(by_cluster)
+    for k in (2, 3):
+        for combo in itertools.combinations(clusters, k):
+            for pick in itertools.product(*(sorted(by_cluster[c]) for c in combo)):
+                legs = [(t, "yes") for t in pick]
+                q = pricer.quote(legs)
+                mids = [markets[t].mid for t in pick]
+                market_ind = float(np.prod(mids)) if all(m is not None for m in mids) else math.nan
+                rows.append({"n_legs": k, "legs": " & ".join(pick), "price": q.probability,
+                             "independence": q.raw_probability, "independence_market_mids": market_ind,
+                             "frechet_lower": q.frechet_lower,
+                             "frechet_upper": q.frechet_upper, "uncertainty": q.uncertainty,
+                             "within_bounds": q.frechet_lower - 1e-12 <= q.probability <= q.frechet_upper + 1e-12})
+                if max_parlays is not None and len(rows) >= max_parlays:
+                    return pd.DataFrame(rows)
+    return pd.DataFrame(rows)
+
+
+def day_moneylines(conn: psycopg.Connection, day: date) -> list[str]:
+    rows = conn.execute(
+        """SELECT b.market_ticker FROM marts.binary_variables b JOIN marts.markets m USING (market_ticker)
+           WHERE b.trading_day = %s AND m.market_family = 'moneyline' ORDER BY 1""", (day,)).fetchall()
+    return [r[0] for r in rows]
+
+
+def store_cross_game(conn: psycopg.Connection, day: date, version: str, table: pd.DataFrame) -> None:
+    """Replace the day's rows of ``pricing.cross_game_parlays``."""
+    with conn.transaction():
+        conn.execute("DELETE FROM pricing.cross_game_parlays WHERE trading_day = %s", (day,))
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO pricing.cross_game_parlays VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [(day, version, r["legs"], int(r["n_legs"]), float(r["price"]), float(r["independence"]),
+                  None if math.isnan(r["independence_market_mids"]) else float(r["independence_market_mids"]),
+                  float(r["frechet_lower"]), float(r["frechet_upper"]), float(r["uncertainty"]))
+                 for r in table.to_dict("records")],
+            )

@@ -1,0 +1,245 @@
+"""Store and load fitted pricing models: rows in Postgres (schema ``pricing``), parameters in object storage.
+
+A *cluster model* is the Ising model of one game cluster with its market → literal mapping and the
+copula's correlation; an *ensemble* snapshot names one model per cluster and (optionally) a CatBoost
+classifier. Quotes load the newest ensemble (of a trading day, or overall) with :func:`load_pricer`;
+the snapshot is self-contained, so the quote path needs neither dbt marts nor Dagster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import fsspec
+import numpy as np
+import psycopg
+
+from models.pricing.catboost_parlay import ParlayClassifier
+from models.pricing.ensemble import ClusterModel, EnsembleConfig, EnsemblePricer
+from models.pricing.ising import InferenceConfig, IsingModel
+from models.pricing.quotes import MarketInfo
+from models.pricing.replay import LiteralMap, MarketLiterals
+from parlay import config
+
+
+class NoFittedModels(LookupError):
+    """No ensemble snapshot to quote from."""
+
+
+def _json(value: object) -> object:
+    if isinstance(value, dict):
+        return {str(k): _json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json(v) for v in value]
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _write(storage_url: str, relpath: str, data: bytes) -> str:
+    fs, root = fsspec.core.url_to_fs(storage_url)
+    path = f"{root.rstrip('/')}/{relpath}"
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    with fs.open(path, "wb") as fh:
+        fh.write(data)
+    protocol = fs.protocol[0] if isinstance(fs.protocol, (tuple, list)) else fs.protocol
+    return path if protocol in ("file", "local") else f"{protocol}://{path}"
+
+
+def _read(url: str) -> bytes:
+    with fsspec.open(url, "rb") as fh:
+        return fh.read()
+
+
+@dataclass(frozen=True)
+class MarketEntry:
+    """A market of a cluster as stored with its model."""
+
+    literals: MarketLiterals
+    info: MarketInfo | None = None
+
+    def as_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "market_ticker": self.literals.market_ticker,
+            "literals": [[i, v] for i, v in self.literals.literals],
+            "variable_ids": list(self.literals.variable_ids),
+            "complement_ticker": self.literals.complement_ticker,
+        }
+        if self.info is not None:
+            out.update({"event_ticker": self.info.event_ticker, "title": self.info.title,
+                        "yes_sub_title": self.info.yes_sub_title, "no_sub_title": self.info.no_sub_title,
+                        "mid": self.info.mid, "status": self.info.status, "close_time": self.info.close_time})
+        return out
+
+
+def save_cluster_model(
+    conn: psycopg.Connection,
+    storage_url: str,
+    day: date,
+    cluster: ClusterModel,
+    markets: Sequence[MarketEntry],
+    *,
+    converged: bool,
+    metrics: Mapping[str, object] | None = None,
+    fit_config: Mapping[str, object] | None = None,
+    notes: Sequence[str] = (),
+) -> str:
+    """Write one fitted cluster (artifact + row); returns its model_version (a content hash)."""
+    buf = io.BytesIO()
+    corr = cluster.copula_corr if cluster.copula_corr is not None else np.zeros((0, 0))
+    np.savez_compressed(buf, h=cluster.model.h, J=cluster.model.J, corr=np.asarray(corr, dtype=float))
+    data = buf.getvalue()
+    market_json = [m.as_json() for m in markets]
+    digest = hashlib.sha256(data + json.dumps(market_json, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    version = f"{cluster.cluster_id}@{day.isoformat()}#{digest}"
+    url = _write(storage_url, f"models/ising/{day.isoformat()}/{cluster.cluster_id}/{digest}.npz", data)
+    with conn.transaction():
+        conn.execute(
+            """INSERT INTO pricing.cluster_models (model_version, trading_day, cluster_id, n_variables, n_couplings,
+                   variables, markets, artifact_url, converged, metrics, fit_config, notes)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+               ON CONFLICT (model_version) DO UPDATE SET fitted_at = now(), metrics = EXCLUDED.metrics,
+                   converged = EXCLUDED.converged, notes = EXCLUDED.notes""",
+            (version, day, cluster.cluster_id, cluster.model.n, int(np.count_nonzero(np.triu(cluster.model.J, 1))),
+             json.dumps(list(cluster.variables)), json.dumps(_json(market_json)), url, converged,
+             json.dumps(_json(dict(metrics or {}))), json.dumps(_json(dict(fit_config or {}))),
+             json.dumps(list(notes))),
+        )
+    return version
+
+
+def save_classifier(conn: psycopg.Connection, storage_url: str, day: date, classifier: ParlayClassifier) -> str:
+    data = classifier.to_bytes()
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    version = f"catboost@{day.isoformat()}#{digest}"
+    url = _write(storage_url, f"models/catboost/{day.isoformat()}/{digest}.cbm", data)
+    with conn.transaction():
+        conn.execute(
+            """INSERT INTO pricing.classifiers (classifier_version, trading_day, trained, reason, metrics, artifact_url)
+               VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (classifier_version) DO UPDATE SET fitted_at = now()""",
+            (version, day, classifier.trained, classifier.reason, json.dumps(_json(dict(classifier.metrics))), url),
+        )
+    return version
+
+
+def save_ensemble(conn: psycopg.Connection, day: date, cluster_versions: Mapping[str, str],
+                  classifier_version: str | None, ensemble_config: EnsembleConfig | None = None) -> str:
+    cfg = ensemble_config or EnsembleConfig()
+    payload = json.dumps({"clusters": dict(sorted(cluster_versions.items())), "classifier": classifier_version,
+                          "config": cfg.__dict__}, sort_keys=True)
+    version = f"ensemble@{day.isoformat()}#{hashlib.sha256(payload.encode()).hexdigest()[:16]}"
+    with conn.transaction():
+        conn.execute(
+            """INSERT INTO pricing.ensembles
+                   (ensemble_version, trading_day, cluster_versions, classifier_version, config)
+               VALUES (%s, %s, %s, %s, %s) ON CONFLICT (ensemble_version) DO UPDATE SET created_at = now()""",
+            (version, day, json.dumps(dict(cluster_versions)), classifier_version, json.dumps(cfg.__dict__)),
+        )
+    return version
+
+
+def save_pricer(conn: psycopg.Connection, storage_url: str, day: date, pricer: EnsemblePricer) -> str:
+    """Store every cluster of an in-memory pricer and an ensemble snapshot over them (e.g. a synthetic
+    pricer for benchmarks); returns the ensemble version."""
+    versions = {}
+    for cid, cm in pricer.clusters.items():
+        entries = [MarketEntry(ml, pricer.markets().get(t)) for t, ml in pricer.literals.markets.items()
+                   if ml.cluster_id == cid]
+        versions[cid] = save_cluster_model(conn, storage_url, day, cm, entries, converged=True)
+    clf = None
+    if pricer.classifier is not None:
+        clf = save_classifier(conn, storage_url, day, pricer.classifier)
+    return save_ensemble(conn, day, versions, clf, pricer.config)
+
+
+# ----------------------------------------------------------------------------- loading
+_CACHE: dict[str, EnsemblePricer] = {}
+
+
+def latest_ensemble(conn: psycopg.Connection, day: date | None = None) -> tuple[str, date] | None:
+    if day is None:
+        row = conn.execute(
+            "SELECT ensemble_version, trading_day FROM pricing.ensembles ORDER BY trading_day DESC, created_at DESC "
+            "LIMIT 1").fetchone()
+    else:
+        row = conn.execute(
+            "SELECT ensemble_version, trading_day FROM pricing.ensembles WHERE trading_day = %s "
+            "ORDER BY created_at DESC LIMIT 1", (day,)).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def _assemble(conn: psycopg.Connection, cluster_versions: Mapping[str, str], clf_version: str | None, version: str,
+              cfg: EnsembleConfig) -> EnsemblePricer:
+    clusters: dict[str, ClusterModel] = {}
+    markets: dict[str, MarketLiterals] = {}
+    variables: dict[str, tuple[str, ...]] = {}
+    info: dict[str, MarketInfo] = {}
+    rows = conn.execute(
+        "SELECT cluster_id, variables, markets, artifact_url FROM pricing.cluster_models WHERE model_version = ANY(%s)",
+        (list(cluster_versions.values()),)).fetchall()
+    for cid, names, mjson, url in rows:
+        with np.load(io.BytesIO(_read(url))) as z:
+            h, J, corr = z["h"], z["J"], z["corr"]
+        model = IsingModel(h, J, InferenceConfig())
+        clusters[cid] = ClusterModel(cid, tuple(names), model, corr if corr.size else None)
+        variables[cid] = tuple(names)
+        for m in mjson:
+            ticker = m["market_ticker"]
+            markets[ticker] = MarketLiterals(ticker, cid, tuple((int(i), bool(v)) for i, v in m["literals"]),
+                                             tuple(m["variable_ids"]), m.get("complement_ticker"))
+            info[ticker] = MarketInfo(ticker, cid, m.get("event_ticker"), m.get("title"), m.get("yes_sub_title"),
+                                      m.get("no_sub_title"), m.get("mid"), 0.5, m.get("status"), m.get("close_time"))
+    classifier = None
+    if clf_version:
+        (url,) = conn.execute("SELECT artifact_url FROM pricing.classifiers WHERE classifier_version = %s",
+                              (clf_version,)).fetchone()
+        classifier = ParlayClassifier.from_bytes(_read(url))
+    return EnsemblePricer(clusters, LiteralMap(markets, variables), info, classifier, version, cfg)
+
+
+def load_pricer(conn: psycopg.Connection, storage_url: str | None = None, day: date | None = None,
+                version: str | None = None) -> EnsemblePricer:
+    """The newest ensemble snapshot (of ``day`` when given, or exactly ``version``), cached by version."""
+    del storage_url  # artifact URLs are absolute; kept for symmetry with the savers
+    if version is None:
+        found = latest_ensemble(conn, day)
+        if found is None:
+            where = f" for {day}" if day else ""
+            raise NoFittedModels(f"no fitted pricing models{where}: run the pipeline first "
+                                 "(`parlay run`) or materialize the `pricing` assets in the Dagster UI")
+        version = found[0]
+    if version in _CACHE:
+        return _CACHE[version]
+    row = conn.execute(
+        "SELECT cluster_versions, classifier_version, config FROM pricing.ensembles WHERE ensemble_version = %s",
+        (version,)).fetchone()
+    if row is None:
+        raise NoFittedModels(f"unknown ensemble version {version!r}")
+    cluster_versions, clf_version, cfg_json = row
+    cfg = EnsembleConfig(**{k: v for k, v in (cfg_json or {}).items() if k in EnsembleConfig.__dataclass_fields__})
+    pricer = _assemble(conn, cluster_versions, clf_version, version, cfg)
+    if len(_CACHE) > 8:
+        _CACHE.clear()
+    _CACHE[version] = pricer
+    return pricer
+
+
+def load_cluster_pricer(conn: psycopg.Connection, model_version: str) -> EnsemblePricer:
+    """A pricer over one stored cluster model alone (for checks on a fresh fit)."""
+    row = conn.execute("SELECT cluster_id FROM pricing.cluster_models WHERE model_version = %s",
+                       (model_version,)).fetchone()
+    if row is None:
+        raise NoFittedModels(f"unknown cluster model {model_version!r}")
+    return _assemble(conn, {row[0]: model_version}, None, model_version, EnsembleConfig())
+
+
+def default_storage_url() -> str:
+    return config.storage_url()

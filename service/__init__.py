@@ -1,0 +1,1 @@
+"""The quote service: FastAPI app, quoting engine, rate limits (see service/app.py)."""
