@@ -146,16 +146,40 @@ def run(
         if not o.success and o.not_materialized:
             err(f"    not materialized: {', '.join(o.not_materialized)}")
         ok = ok and o.success
+    book = _book_summary(url)
+    if book:
+        err("")
+        err(f"[parlay] book: {book['bets']} bets ({book['won']} won, {book['lost']} lost, {book['open']} open); "
+            f"{book['hedge_fills']} hedge fills; house P&L from bets ${book['house_pnl']}; "
+            f"ledger trial balance {book['trial_balance']} ({'balanced' if book['balanced'] else 'OUT OF BALANCE'})")
+        ok = ok and book["balanced"]
     err("")
     for line in where_to_look(url):
         err(line)
     print(json.dumps({
         "success": ok,
+        "book": book,
         "runs": [{"day": o.day.isoformat(), "run_id": o.run_id, "success": o.success,
                   "failed_steps": o.failed_steps, "failed_checks": o.failed_checks} for o in outcomes],
     }), flush=True)
     if not ok:
         raise typer.Exit(1)
+
+
+def _book_summary(url: str) -> dict | None:
+    """Bets, hedges and the trial balance of the ledger after a run (None when the ledger is empty)."""
+    import psycopg
+
+    from parlay import book_runtime
+
+    with psycopg.connect(url) as conn:
+        s = book_runtime.pnl(conn)
+    bets = s["bets"]
+    if not bets and not s["hedge_fills"]:
+        return None
+    return {"bets": sum(bets.values()), "won": bets.get("won", 0), "lost": bets.get("lost", 0),
+            "open": bets.get("open", 0), "hedge_fills": s["hedge_fills"], "house_pnl": str(s["bettor_pnl_for_house"]),
+            "trial_balance": str(s["trial_balance"]), "balanced": s["trial_balance"] == 0}
 
 
 # ----------------------------------------------------------------------------- experiments
@@ -419,6 +443,34 @@ def bench_ingest(
     from parlay.bench import ingest_benchmark
 
     figures = ingest_benchmark(paths, database_url, log=err)
+    print(json.dumps(figures), flush=True)
+
+
+@bench_app.command("pricing")
+def bench_pricing(
+    quick: Annotated[bool, typer.Option("--quick", help="fewer models and quotes (a smoke run)")] = False,
+) -> None:
+    """Pricing core: approximate vs exact accuracy on n=18 clusters, 10-leg quote latency on a 135-variable
+    cluster (sparse and fully connected) beside independence and the scipy copula, one SGD update."""
+    from models.pricing.bench import run_all
+
+    err("[bench] pricing (this takes a minute or two) …")
+    figures = run_all(quick=quick)
+    for name, part in figures.items():
+        err(f"[bench] {name}: {json.dumps(part, default=str)[:600]}")
+    print(json.dumps(figures, default=str), flush=True)
+
+
+@bench_app.command("features")
+def bench_features(
+    paths: Annotated[list[Path] | None, typer.Argument(help="captures (default: PARLAY_CAPTURES_DIR)")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The full dbt build (features, marts, tests) over the real captures plus a default simulated day, in a
+    fresh database: prints load time and dbt build time (goal ≤ 60 s on 2 cores)."""
+    from parlay.bench import features_benchmark
+
+    figures = features_benchmark(paths, database_url, log=err)
     print(json.dumps(figures), flush=True)
 
 

@@ -71,7 +71,7 @@ def _collect(out: DayOutcome, result) -> None:  # type: ignore[no-untyped-def]
         m = mat.event_specific_data.materialization  # type: ignore[union-attr]
         key = m.asset_key.to_user_string()
         if m.partition and "|" in str(m.partition):
-            key = f"{key}[{str(m.partition).split('|')[-1]}]"
+            key = f"{key}[{m.partition}]"
         out.materialized.append(key)
         out.metadata[key] = {k: getattr(v, "value", v) for k, v in m.metadata.items()}
     for ev in result.get_step_failure_events():
@@ -94,8 +94,11 @@ def run_main_job(
     days: Sequence[date],
     captures: Sequence[Path] = (),
     log: Callable[[str], None] = print,
+    instance: object | None = None,
+    exclude_groups: Sequence[str] = (),
 ) -> list[DayOutcome]:
-    """Materialize the whole asset graph once per trading day (in process, instance in Postgres).
+    """Materialize the whole asset graph once per trading day (in process, instance in Postgres unless
+    ``instance`` — a DagsterInstance — is given).
 
     Three phases per day, because one Ising fit per game cluster is its own (day × cluster) partition:
     (1) the daily assets up to the structural layer and the cluster registry; (2) one fit per cluster;
@@ -113,16 +116,25 @@ def run_main_job(
     prepare = defs.resolve_job_def(PREPARE_JOB)
     fit_job = defs.resolve_job_def(FIT_JOB)
     finish = defs.resolve_job_def(FINISH_JOB)
+    graph = defs.resolve_asset_graph()
+
+    def selection(job) -> list | None:  # type: ignore[no-untyped-def]
+        if not exclude_groups:
+            return None
+        return [k for k in job.asset_layer.executable_asset_keys if graph.get(k).group_name not in exclude_groups]
     all_keys = {k.to_user_string() for k in defs.resolve_asset_graph().materializable_asset_keys}
     run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     outcomes = []
-    with dg.DagsterInstance.get() as instance:
+    from contextlib import nullcontext
+
+    with (nullcontext(instance) if instance is not None else dg.DagsterInstance.get()) as instance:
         for day in days:
             out = DayOutcome(day, "", True)
             outcomes.append(out)
             log(f"[parlay] {day} phase 1/3: ingest → features → structure (source: {source}) …")
             result = prepare.execute_in_process(
                 instance=instance, partition_key=day.isoformat(), raise_on_error=False,
+                asset_selection=selection(prepare),
                 tags={"parlay/source": source, "parlay/phase": "1"}, run_config=run_config,
             )
             out.run_id = result.run_id
@@ -151,6 +163,7 @@ def run_main_job(
             log(f"[parlay] {day} phase 3/3: ensemble → risk → hedging → settlement → monitoring …")
             result = finish.execute_in_process(
                 instance=instance, partition_key=day.isoformat(), raise_on_error=False,
+                asset_selection=selection(finish),
                 tags={"parlay/source": source, "parlay/phase": "3"}, run_config=run_config,
             )
             _collect(out, result)

@@ -50,7 +50,7 @@ def risk_error(rule: str, reason: str, max_stake: object = None) -> ApiError:
     return ApiError(RISK_STATUS.get(rule, 409), rule, reason, details)
 
 
-# Codes used across the service (documented in the OpenAPI description and service/README.md).
+# Codes used across the service (listed in the OpenAPI description).
 ERROR_CODES: dict[str, tuple[int, str]] = {
     "malformed_json": (400, "the body is not valid JSON"),
     "missing_api_key": (401, "no X-API-Key (or Authorization: Bearer) header"),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import pytest
+
+from parlay.orchestration import DayOutcome, run_main_job
 
 from tests.fakes.captures import CaptureWriter
 
@@ -40,7 +43,8 @@ def game(corrupt: bool) -> CaptureWriter:
     return w
 
 
-def run_main(tmp_path: Path, monkeypatch, url: str, corrupt: bool) -> dg.ExecuteInProcessResult:
+def run_main(tmp_path: Path, monkeypatch, url: str, corrupt: bool) -> DayOutcome:
+    """The CLI's main-job path (all three phases), without the synthetic experiments (group evaluation)."""
     captures = tmp_path / ("bad" if corrupt else "good")
     game(corrupt).write(captures)
     for key, value in {
@@ -49,39 +53,40 @@ def run_main(tmp_path: Path, monkeypatch, url: str, corrupt: bool) -> dg.Execute
     }.items():
         monkeypatch.setenv(key, value)
     from dagster_project.assets import ingest
-    from dagster_project.definitions import MAIN_JOB, defs
 
     ingest._cached_source.cache_clear()
-    job = defs.resolve_job_def(MAIN_JOB)
-    keys = [k for k in defs.resolve_asset_graph().materializable_asset_keys if k.path[0] != "evaluation"]
-    return job.execute_in_process(partition_key=DAY, instance=dg.DagsterInstance.ephemeral(),
-                                  asset_selection=keys, raise_on_error=False)
+    (outcome,) = run_main_job("recorded", [date.fromisoformat(DAY)], [captures], log=lambda _: None,
+                              instance=dg.DagsterInstance.ephemeral(), exclude_groups=("evaluation",))
+    return outcome
 
 
-def materialized(result: dg.ExecuteInProcessResult) -> set[str]:
-    return {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
+def materialized(outcome: DayOutcome) -> set[str]:
+    return {k.split("[")[0] for k in outcome.materialized}
 
 
-def failed_checks(result: dg.ExecuteInProcessResult) -> set[str]:
+def failed_checks(outcome: DayOutcome) -> set[str]:
     # Freshness checks judge wall-clock lateness of *today's* partition; a replay of 2026-03-07 is late by
     # definition, so they are left out here (they run from their own sensor, not in the main job).
-    return {f"{e.asset_key.to_user_string()}:{e.check_name}" for e in result.get_asset_check_evaluations()
-            if not e.passed and e.check_name != "freshness_check"}
+    return {c.rsplit(" (", 1)[0] for c in outcome.failed_checks if ":freshness_check" not in c}
 
 
 def test_corrupt_capture_fails_the_blocking_checks_and_stops_downstream(tmp_path, monkeypatch,
                                                                         fresh_database_url) -> None:
     result = run_main(tmp_path, monkeypatch, fresh_database_url, corrupt=True)
-    assert not result.success
+    assert not result.success, result
     assert {"raw/orderbook_deltas:no_corrupt_book_messages", "raw/trades:no_corrupt_trades"} <= failed_checks(result)
     done = materialized(result)
     assert "raw/trades" in done and "raw/orderbook_tops" in done  # ingest ran and quarantined the bad records
-    assert not any(k.startswith(("marts/", "pricing/", "risk/", "hedging/")) for k in done), done
+    assert not any(k.startswith(("marts/", "pricing/", "risk/", "hedging/", "ledger/")) for k in done), done
+    assert "pricing/ising_models" in result.not_materialized and "hedging/orders" in result.not_materialized
 
 
 def test_clean_capture_passes_every_check(tmp_path, monkeypatch, fresh_database_url) -> None:
     result = run_main(tmp_path, monkeypatch, fresh_database_url, corrupt=False)
-    assert result.success, failed_checks(result)
+    assert result.success, (result.failed_steps, result.failed_checks)
     assert failed_checks(result) == set()
     done = materialized(result)
-    assert {"marts/book_snapshots", "marts/binary_variables", "marts/combo_features"} <= done
+    assert {"marts/book_snapshots", "marts/binary_variables", "marts/combo_features", "pricing/ising_models",
+            "pricing/ensemble", "risk/listed_quotes", "hedging/orders", "ledger/pnl"} <= done
+    # one game: its two moneylines are complements, so every 2-leg bet is impossible or a duplicate
+    assert result.metadata["ledger/pnl"]["trial_balance"] == 0
