@@ -9,7 +9,6 @@ import dagster as dg
 import pytest
 
 from parlay.orchestration import DayOutcome, run_main_job
-
 from tests.fakes.captures import CaptureWriter
 
 pytestmark = pytest.mark.e2e

@@ -70,8 +70,8 @@ def test_members_disagreeing_widen_the_uncertainty() -> None:
 
 
 def test_cross_cluster_parlays_multiply() -> None:
-    a = [t for t in TICKERS if "SYN00" in t][0]
-    b = [t for t in TICKERS if "SYN01" in t][0]
+    a = next(t for t in TICKERS if "SYN00" in t)
+    b = next(t for t in TICKERS if "SYN01" in t)
     qa, qb, both = PRICER.quote([(a, "yes")]), PRICER.quote([(b, "no")]), PRICER.quote([(a, "yes"), (b, "no")])
     ising = {m.name: m.probability for m in both.members}["ising"]
     assert ising == pytest.approx(qa.probability * qb.probability, abs=1e-12)
