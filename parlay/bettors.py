@@ -2,8 +2,8 @@
 
 The bettors use :class:`service.quoting.QuoteEngine` — the object behind ``POST /quotes`` and
 ``POST /bets`` — with the same validation, pricing, risk gate and ledger writes. In a replay of a past day
-the markets have since settled, so the engine's market-state snapshot is taken *as of* the bettors'
-time (before the first game of the day closes): statuses are those the markets had then.
+the markets have since settled, so the engine runs in replay mode (``ServiceSettings.as_of``): market
+states as of the bettors' time (before the first game of the day closes), as ``parlay quote --as-of`` does.
 """
 
 from __future__ import annotations
@@ -54,31 +54,19 @@ def run_bettors(database_url: str, storage_url: str, day: date, config: BettorCo
     from service.errors import ApiError
     from service.quoting import BetRequest, LegIn, QuoteRequest
     from service.settings import ServiceSettings
-    from service.state import MarketSnapshot, MarketState, Refreshing
 
     cfg = config or BettorConfig()
+    with psycopg.connect(database_url) as conn:
+        key_id = _bettor_key(conn)
+        at = book_runtime.hedge_time(conn, day)
+        conn.commit()
     settings = ServiceSettings.from_env(database_url=database_url, storage_url=storage_url, trading_day=day,
-                                        live=False, redis_enabled=False, quote_ttl_s=300.0)
+                                        live=False, redis_enabled=False, quote_ttl_s=300.0,
+                                        as_of=at or datetime.now(UTC))
     runtime = ServiceRuntime(settings)
     report = BettorReport()
     try:
-        with psycopg.connect(database_url) as conn:
-            key_id = _bettor_key(conn)
-            at = book_runtime.hedge_time(conn, day)
-            conn.commit()
-        loaded = runtime.pricers.get()
-        pricer = loaded.pricer
-
-        def as_of() -> MarketSnapshot:
-            when = at or datetime.now(UTC)
-            states = {}
-            for t, m in pricer.markets().items():
-                close = datetime.fromisoformat(m.close_time) if m.close_time else None
-                status = "active" if close is None or close > when else "closed"
-                states[t] = MarketState(status, close, when, m.mid)
-            return MarketSnapshot(states, when, "as-of")
-
-        runtime.engine.snapshot = Refreshing("as-of-snapshot", as_of, 3600.0)
+        pricer = runtime.pricers.get().pricer
         rng = random.Random(f"{cfg.seed}:{day.isoformat()}")
         for i in range(cfg.n_bets):
             legs = book_runtime.bettor_legs(pricer, rng, cfg)  # type: ignore[arg-type]

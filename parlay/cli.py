@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -324,6 +324,9 @@ def _parse_legs(spec: str) -> list[dict[str, str]]:
 def quote(
     legs: Annotated[str, typer.Option("--legs", help="comma-separated TICKER:yes|no")],
     stake: Annotated[str, typer.Option("--stake", help="dollars to stake")] = "10",
+    day: Annotated[str | None, typer.Option("--date", help="trading day whose models to use (default: newest)")] = None,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="replay: quote as of this ISO time (markets open or closed as they were then)")] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Price a parlay in process, through the same code as POST /quotes (the quote is stored); print its JSON."""
@@ -349,7 +352,15 @@ def quote(
             migrate(conn)
     except RuntimeError as exc:
         fail(str(exc))
-    runtime = ServiceRuntime(ServiceSettings.from_env(database_url=url, redis_enabled=False))
+    try:
+        trading_day = date.fromisoformat(day) if day else None
+        when = datetime.fromisoformat(as_of.replace("Z", "+00:00")) if as_of else None
+    except ValueError as exc:
+        fail(f"--date/--as-of: {exc}")
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    runtime = ServiceRuntime(ServiceSettings.from_env(database_url=url, redis_enabled=False, trading_day=trading_day,
+                                                      as_of=when, live=False if when is not None else None))
     try:
         try:
             request = QuoteRequest.model_validate({"legs": parsed, "stake": amount})

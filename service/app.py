@@ -49,6 +49,7 @@ from service.state import (
     PricerLoader,
     Refreshing,
     RiskState,
+    as_of_snapshot,
     is_live,
     load_pricer_state,
     load_risk_state,
@@ -97,8 +98,13 @@ class ServiceRuntime:
             "pricer", lambda: load_pricer_state(self.pool, loader), settings.pricer_refresh_s, settings.pricer_retry_s)
         self.risk_state: Refreshing[RiskState] = Refreshing(
             "risk-state", lambda: load_risk_state(self.pool), settings.risk_state_ttl_s)
-        self.snapshot: Refreshing[MarketSnapshot] = Refreshing(
-            "market-snapshot", lambda: load_snapshot(self.pool, self.pricers, self.cache), settings.cache_ttl_s)
+        if settings.as_of is not None:
+            when = settings.as_of
+            self.snapshot: Refreshing[MarketSnapshot] = Refreshing(
+                "as-of-snapshot", lambda: as_of_snapshot(self.pricers.get().pricer, when), 3600.0)
+        else:
+            self.snapshot = Refreshing(
+                "market-snapshot", lambda: load_snapshot(self.pool, self.pricers, self.cache), settings.cache_ttl_s)
         self.engine = QuoteEngine(settings, self.pool, self.pricers, self.risk_state, self.snapshot)
         self.auth = Authenticator(self.pool, settings.auth_cache_ttl_s)
         log.info("quote service: database %s, redis %s (%s)%s", self.pool.display_url, self.redis_target.mode,

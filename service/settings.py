@@ -14,6 +14,8 @@
 ``PARLAY_SERVICE_MAX_MODEL_AGE_S`` Oldest pricer snapshot still quoted from (default 600).
 ``PARLAY_SERVICE_MAX_DATA_AGE_S``  Oldest book of a leg still quoted on, live days only (default 300).
 ``PARLAY_SERVICE_DB_POOL``         Database connections held by the service (default 10).
+``PARLAY_SERVICE_AS_OF``           Replay: quote as of this ISO instant (markets open or closed as they
+                                   were then); with ``PARLAY_SERVICE_DATE`` it quotes a past day.
 ``PARLAY_SERVICE_LIVE``            ``true``/``false``: wall-clock staleness checks on or off (default: on
                                    when the model's trading day is today or later in New York).
 ``PARLAY_SERVICE_REDIS``           ``off`` runs without Redis even when one is configured.
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from models.risk import RiskConfig
@@ -70,6 +72,7 @@ class ServiceSettings:
     storage_url: str | None = None
     trading_day: date | None = None
     live: bool | None = None  # wall-clock staleness checks; None: on when trading_day is today or later
+    as_of: datetime | None = None  # replay: market states (open/closed) as they were at this instant
     quote_ttl_s: float = 30.0
     min_legs: int = 2
     max_legs: int = 10
@@ -121,6 +124,12 @@ class ServiceSettings:
             raise ValueError(f"PARLAY_SERVICE_LIVE={live!r}: expected true, false or auto")
         if live != "auto":
             values["live"] = live in ("true", "1", "yes")
+        as_of = _env("PARLAY_SERVICE_AS_OF")
+        if as_of:
+            try:
+                values["as_of"] = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError(f"PARLAY_SERVICE_AS_OF={as_of!r} is not an ISO timestamp") from None
         if (_env("PARLAY_SERVICE_REDIS") or "").lower() == "off":
             values["redis_enabled"] = False
         values.update({k: v for k, v in overrides.items() if v is not None})

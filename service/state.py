@@ -257,6 +257,19 @@ def load_snapshot(pool: ConnectionPool, pricers: Refreshing[LoadedPricer], cache
     return snap
 
 
+def as_of_snapshot(pricer: Pricer, when: datetime) -> MarketSnapshot:
+    """Market states as they were at ``when`` (a replay): a market is open until its close time; its mid
+    is the model snapshot's."""
+    states = {}
+    for t, m in pricer.markets().items():
+        close = datetime.fromisoformat(m.close_time) if m.close_time else None
+        if close is not None and close.tzinfo is None:
+            close = close.replace(tzinfo=UTC)
+        status = "active" if close is None or close > when else "closed"
+        states[t] = MarketState(status, close, when, m.mid)
+    return MarketSnapshot(states, when, "as-of")
+
+
 def is_live(settings_live: bool | None, trading_day: date | None) -> bool:
     """Wall-clock staleness checks: as configured, else when the model's day is today or later (New York)."""
     if settings_live is not None:
@@ -267,7 +280,19 @@ def is_live(settings_live: bool | None, trading_day: date | None) -> bool:
 
 
 __all__ = [
-    "DatabaseUnavailable", "LoadedPricer", "MarketSnapshot", "MarketState", "PricerLoader", "Refreshing",
-    "RiskState", "is_live", "load_pricer_state", "load_risk_state", "load_snapshot", "pricer_market_defs",
-    "query_snapshot", "with_book_markets",
+    "DatabaseUnavailable",
+    "LoadedPricer",
+    "MarketSnapshot",
+    "MarketState",
+    "PricerLoader",
+    "Refreshing",
+    "RiskState",
+    "as_of_snapshot",
+    "is_live",
+    "load_pricer_state",
+    "load_risk_state",
+    "load_snapshot",
+    "pricer_market_defs",
+    "query_snapshot",
+    "with_book_markets",
 ]
