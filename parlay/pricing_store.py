@@ -18,6 +18,7 @@ from datetime import date
 
 import fsspec
 import numpy as np
+import pandas as pd
 import psycopg
 
 from models.pricing.catboost_parlay import ParlayClassifier
@@ -91,11 +92,19 @@ def save_cluster_model(
     metrics: Mapping[str, object] | None = None,
     fit_config: Mapping[str, object] | None = None,
     notes: Sequence[str] = (),
+    snapshots: Sequence[tuple[object, IsingModel]] = (),
 ) -> str:
-    """Write one fitted cluster (artifact + row); returns its model_version (a content hash)."""
+    """Write one fitted cluster (artifact + row); returns its model_version (a content hash). ``snapshots``
+    (instant, model) are kept in the artifact for quotes over the session."""
     buf = io.BytesIO()
     corr = cluster.copula_corr if cluster.copula_corr is not None else np.zeros((0, 0))
-    np.savez_compressed(buf, h=cluster.model.h, J=cluster.model.J, corr=np.asarray(corr, dtype=float))
+    n = cluster.model.n
+    times = np.array([np.datetime64(pd.Timestamp(t).tz_convert("UTC").tz_localize(None), "ns") for t, _ in snapshots],
+                     dtype="datetime64[ns]")
+    snap_h = np.array([m.h for _, m in snapshots]) if snapshots else np.zeros((0, n))
+    snap_J = np.array([m.J for _, m in snapshots]) if snapshots else np.zeros((0, n, n))
+    np.savez_compressed(buf, h=cluster.model.h, J=cluster.model.J, corr=np.asarray(corr, dtype=float),
+                        snap_times=times.astype("int64"), snap_h=snap_h, snap_J=snap_J)
     data = buf.getvalue()
     market_json = [m.as_json() for m in markets]
     digest = hashlib.sha256(data + json.dumps(market_json, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -239,6 +248,20 @@ def load_cluster_pricer(conn: psycopg.Connection, model_version: str) -> Ensembl
     if row is None:
         raise NoFittedModels(f"unknown cluster model {model_version!r}")
     return _assemble(conn, {row[0]: model_version}, None, model_version, EnsembleConfig())
+
+
+def load_snapshots(conn: psycopg.Connection, model_version: str) -> list[tuple[pd.Timestamp, IsingModel]]:
+    """The (instant, model) snapshots stored with a cluster fit, in time order."""
+    row = conn.execute("SELECT artifact_url FROM pricing.cluster_models WHERE model_version = %s",
+                       (model_version,)).fetchone()
+    if row is None:
+        raise NoFittedModels(f"unknown cluster model {model_version!r}")
+    with np.load(io.BytesIO(_read(row[0]))) as z:
+        if "snap_times" not in z.files:
+            return []
+        times, hs, Js = z["snap_times"], z["snap_h"], z["snap_J"]
+    return [(pd.Timestamp(int(t), tz="UTC"), IsingModel(h, J, InferenceConfig()))
+            for t, h, J in zip(times, hs, Js, strict=True)]
 
 
 def default_storage_url() -> str:

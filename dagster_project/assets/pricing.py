@@ -110,6 +110,7 @@ def ising_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     meta: dict[str, object] = {
         "model_version": fit.model_version, "converged": fit.result.converged, "markets": fit.n_markets,
         **{k: v for k, v in m.as_dict().items() if v is not None},
+        **pricing_runtime.online_errors(fit.result),
         "notes": dg.MetadataValue.json(list(fit.result.notes)),
     }
     png = _loss_plot(fit)
@@ -259,21 +260,24 @@ def ensemble_calibrated(context: dg.AssetCheckExecutionContext, warehouse: Wareh
     group_name=GROUP,
     partitions_def=DAILY,
     description="Real-data check: every 2- and 3-leg cross-game parlay of the day's moneylines (YES legs, one per "
-    "game) priced by the ensemble, beside the independence price and the Fréchet bounds "
-    "(table pricing.cross_game_parlays).",
+    "game) priced over the session (hourly model snapshots), beside the independence price, the product of "
+    "the markets' mids and the Fréchet bounds (table pricing.cross_game_parlays, column as_of).",
 )
 def cross_game_parlays(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     day = _day(context)
     with warehouse.connection() as conn:
         pricer = pricing_store.load_pricer(conn, day=day)
-        table = pricing_runtime.real_data_check(pricer, pricing_runtime.day_moneylines(conn, day))
+        table = pricing_runtime.cross_game_over_session(conn, day, pricer, pricing_runtime.day_moneylines(conn, day))
         pricing_runtime.store_cross_game(conn, day, pricer.version, table)
-    meta: dict[str, object] = {"parlays": len(table)}
+    meta: dict[str, object] = {"rows": len(table)}
     if not table.empty:
+        last = table[table["as_of"] == table["as_of"].max()]
         meta.update({
+            "instants": int(table["as_of"].nunique()), "parlays_per_instant": len(last),
             "outside_frechet": int((~table["within_bounds"]).sum()),
             "mean_abs_vs_market_mids": float((table["price"] - table["independence_market_mids"]).abs().mean()),
-            "sample": dg.MetadataValue.md(table.head(15).to_markdown(index=False, floatfmt=".4f")),
+            "end_of_session": dg.MetadataValue.md(last.drop(columns=["as_of"]).head(20).to_markdown(
+                index=False, floatfmt=".4f")),
         })
     return dg.MaterializeResult(metadata=meta)  # type: ignore[arg-type]
 

@@ -500,6 +500,7 @@ class FitResult:
     converged: bool
     diagnostics: InferenceDiagnostics | None
     notes: tuple[str, ...] = ()
+    snapshots: tuple[tuple[pd.Timestamp, IsingModel], ...] = ()  # the model as it was at each checkpoint
 
 
 TRAJECTORY_COLUMNS = [
@@ -605,6 +606,7 @@ def fit_cluster(
     config: FitConfig | None = None,
     *,
     conjunctions: Mapping[str, Sequence[tuple[str, bool]]] | None = None,
+    checkpoints: Sequence[pd.Timestamp] = (),
 ) -> FitResult:
     """Fit one cluster's Ising model by replaying its data (see the module docstring).
 
@@ -613,6 +615,8 @@ def fit_cluster(
     named in ``conjunctions`` hold the mids of markets whose YES is a conjunction of
     ``(variable_id, value)`` literals (brackets): they train fields only. ``targets``: ts, legs (a
     mapping or pairs of variable id or index → value), target, optional trade_id and contracts.
+    ``checkpoints``: instants at which the model is kept (``FitResult.snapshots``: the model after
+    every event up to and including that instant) — quotes over a session come from them.
     """
     cfg = config or FitConfig()
     names = tuple(str(v) for v in variables)
@@ -649,7 +653,12 @@ def fit_cluster(
     rows: list[dict[str, object]] = []
     n_base = n_parlay = 0
     shadow = 0.0
+    cps = sorted(pd.Timestamp(c).tz_localize("UTC") if pd.Timestamp(c).tzinfo is None else pd.Timestamp(c)
+                 for c in checkpoints)
+    snaps: list[tuple[pd.Timestamp, IsingModel]] = []
     for ts, _, _, kind, legs, q, trade_id, contracts in events:
+        while len(snaps) < len(cps) and ts > cps[len(snaps)]:
+            snaps.append((cps[len(snaps)], learner.model))
         contract = Contract.of(legs)
         if kind == "parlay":
             parlays.append((legs, q))
@@ -681,6 +690,7 @@ def fit_cluster(
             "skipped": skipped, "trade_id": trade_id,
         })
     model = learner.model
+    snaps.extend((c, model) for c in cps[len(snaps):])
     diag: InferenceDiagnostics | None
     try:
         diag = model.moments(cfg.method).diagnostics
@@ -719,4 +729,5 @@ def fit_cluster(
         converged=final_ok and learner.skipped == 0,
         diagnostics=diag,
         notes=tuple(notes),
+        snapshots=tuple(snaps),
     )
