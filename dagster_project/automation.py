@@ -7,11 +7,14 @@
 """
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from dagster_project.assets import book, ingest, pricing
-from dagster_project.partitions import DAILY, DAY_CLUSTER, cluster_partition_key
+from dagster_project.partitions import DAILY, DAY_CLUSTER, cluster_partition_key, parse_cluster_partition
+
+NEW_YORK = ZoneInfo("America/New_York")
 
 snapshot_job = dg.define_asset_job(
     "market_snapshots", selection=dg.AssetSelection.assets(*ingest.ASSETS), partitions_def=DAILY,
@@ -33,8 +36,9 @@ refit_job = dg.define_asset_job(
 
 
 def _today(context: dg.ScheduleEvaluationContext) -> str:
-    when = context.scheduled_execution_time or datetime.now()
-    return DAILY.get_last_partition_key(current_time=when) or when.date().isoformat()
+    """The trading day (New York calendar) of the tick: today's partition."""
+    when = context.scheduled_execution_time or datetime.now(NEW_YORK)
+    return when.astimezone(NEW_YORK).date().isoformat()
 
 
 @dg.schedule(job=snapshot_job, cron_schedule="*/5 * * * *", execution_timezone="America/New_York",
@@ -60,9 +64,8 @@ def combo_trades_sensor(context: dg.SensorEvaluationContext, asset_event: dg.Eve
     if not day:
         return dg.SkipReason("combo trades materialized without a partition")
     fitted = context.instance.get_materialized_partitions(pricing.ising_models.key)
-    clusters = sorted({k.keys_by_dimension["cluster"] for k in map(DAY_CLUSTER.get_partition_key_from_str, fitted)
-                       if k.keys_by_dimension["day"] == day})
-    requests = [dg.RunRequest(run_key=f"refit:{day}:{c}:{asset_event.storage_id}",
+    clusters = sorted({c for d, c in map(parse_cluster_partition, fitted) if d == day})
+    requests = [dg.RunRequest(run_key=f"refit:{day}:{c}:{asset_event.timestamp}",
                               partition_key=cluster_partition_key(datetime.fromisoformat(day).date(), c))
                 for c in clusters]
     return requests or dg.SkipReason(f"no game clusters registered for {day}")
@@ -76,7 +79,7 @@ def settlements_sensor(context: dg.SensorEvaluationContext, asset_event: dg.Even
     day = mat.partition if mat is not None else None
     if not day:
         return dg.SkipReason("settlements materialized without a partition")
-    return dg.RunRequest(run_key=f"settle:{day}:{asset_event.storage_id}", partition_key=day)
+    return dg.RunRequest(run_key=f"settle:{day}:{asset_event.timestamp}", partition_key=day)
 
 
 JOBS = [snapshot_job, hedge_job, settle_job, refit_job]

@@ -26,3 +26,11 @@ DAY_CLUSTER = dg.MultiPartitionsDefinition({"day": DAILY, "cluster": GAME_CLUSTE
 
 def cluster_partition_key(day: date, cluster: str) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({"day": day.isoformat(), "cluster": cluster})
+
+
+def parse_cluster_partition(key: str) -> tuple[str, str]:
+    """(day, cluster) of a stored day × cluster key ("<cluster>|<day>": dimensions in name order)."""
+    if isinstance(key, dg.MultiPartitionKey):
+        return key.keys_by_dimension["day"], key.keys_by_dimension["cluster"]
+    cluster, _, day = str(key).rpartition("|")
+    return day, cluster
