@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from models.pricing.baselines import GaussianCopula, independence_price
 from models.pricing.bp import BPConfig
 from models.pricing.ising import InferenceConfig, IsingModel
 from models.pricing.learning import LearnerConfig, OnlineLearner, sgd_step
@@ -166,6 +167,20 @@ def speed_benchmark(
             failures += 1
         cpu.append(time.thread_time() - c0)
         wall.append(time.perf_counter() - w0)
+    # the baselines on the same queries and marginals, in the same run
+    marginals = model.marginals("bp")
+    corr = 0.15 * np.tanh(model.J)  # a correlation pattern on the cluster's edges (repaired to PSD if needed)
+    np.fill_diagonal(corr, 1.0)
+    copula = GaussianCopula(corr, seed=0)
+    ind_wall: list[float] = []
+    cop_wall: list[float] = []
+    for q in queries[: max(1, len(queries) // 3)]:
+        w0 = time.perf_counter()
+        independence_price(marginals, q)
+        ind_wall.append(time.perf_counter() - w0)
+        w0 = time.perf_counter()
+        copula.joint_probability(marginals, q)
+        cop_wall.append(time.perf_counter() - w0)
     edges = int(np.count_nonzero(np.triu(model.J, 1)))
     return {
         "n": n,
@@ -180,6 +195,8 @@ def speed_benchmark(
         "cpu": _percentiles(cpu),
         "median_sweeps_per_quote_incl_base": float(np.median(iterations)) if iterations else float("nan"),
         "not_converged": failures,
+        "independence_wall": _percentiles(ind_wall),
+        "scipy_copula_wall": _percentiles(cop_wall),
     }
 
 
