@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import psycopg
 import pytest
 
 from parlay.orchestration import DayOutcome, run_main_job
@@ -89,3 +90,26 @@ def test_clean_capture_passes_every_check(tmp_path, monkeypatch, fresh_database_
             "pricing/ensemble", "risk/listed_quotes", "hedging/orders", "ledger/pnl"} <= done
     # one game: its two moneylines are complements, so every 2-leg bet is impossible or a duplicate
     assert result.metadata["ledger/pnl"]["trial_balance"] == 0
+
+
+def test_a_failed_fit_stops_quotes_and_hedges(tmp_path, monkeypatch, fresh_database_url) -> None:
+    """A fit whose inference did not converge fails its blocking check: no ensemble, no bets, no hedges."""
+    import dataclasses
+
+    from parlay import pricing_runtime
+
+    real_fit = pricing_runtime.fit_cluster
+
+    def non_converged_fit(*args, **kwargs):  # type: ignore[no-untyped-def]
+        return dataclasses.replace(real_fit(*args, **kwargs), converged=False)
+
+    monkeypatch.setattr(pricing_runtime, "fit_cluster", non_converged_fit)
+    result = run_main(tmp_path, monkeypatch, fresh_database_url, corrupt=False)
+    assert not result.success
+    assert any(c.startswith("pricing/ising_models:fit_converged") for c in result.failed_checks), result.failed_checks
+    done = materialized(result)
+    assert "pricing/ising_models" in done
+    assert not any(k.startswith(("risk/", "hedging/", "ledger/")) or k == "pricing/ensemble" for k in done), done
+    with psycopg.connect(fresh_database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM ledger.hedge_orders").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM pricing.ensembles").fetchone()[0] == 0
