@@ -78,11 +78,11 @@ def _market_info(conn: psycopg.Connection, day: date, tickers: list[str]) -> dic
 
 
 def copula_correlation(conn: psycopg.Connection, day: date, literals: LiteralMap, cluster: str,
-                       min_n: int = 20) -> np.ndarray:
+                       min_n: int = 20) -> tuple[np.ndarray, int, bool]:
     """The cluster's variable correlation for the Gaussian copula, from the day's pairwise correlations of
     log-odds changes (``marts.pair_correlations``; pairs with fewer than ``min_n`` changes count as 0;
     a negated literal flips the sign; several markets per variable pair are averaged), repaired to the
-    nearest correlation matrix."""
+    nearest correlation matrix. Returns (matrix, variable pairs estimated, repaired)."""
     names = literals.variables[cluster]
     n = len(names)
     rows = conn.execute(
@@ -108,7 +108,23 @@ def copula_correlation(conn: psycopg.Connection, day: date, literals: LiteralMap
     corr = np.divide(acc, cnt, out=np.zeros_like(acc), where=cnt > 0)
     corr = np.clip(corr, -0.95, 0.95)
     np.fill_diagonal(corr, 1.0)
-    return nearest_correlation(corr) if n > 1 else corr
+    pairs = int(np.count_nonzero(np.triu(cnt, 1)))
+    if n <= 1:
+        return corr, pairs, False
+    fixed = nearest_correlation(corr)
+    return fixed, pairs, bool(not np.allclose(fixed, corr, atol=1e-9))
+
+
+def fit_day_copulas(conn: psycopg.Connection, storage_url: str, day: date) -> list[dict[str, object]]:
+    """The Gaussian copula of every cluster of the day, stored; one summary row per cluster."""
+    literals = day_literals(conn, day)
+    out = []
+    for cluster in day_clusters(conn, day):
+        corr, pairs, repaired = copula_correlation(conn, day, literals, cluster)
+        version = pricing_store.save_copula(conn, storage_url, day, cluster, corr, pairs, repaired)
+        out.append({"cluster_id": cluster, "version": version, "variables": int(corr.shape[0]),
+                    "pairs_used": pairs, "repaired": repaired})
+    return out
 
 
 def session_checkpoints(panel: pd.DataFrame, every: str = "1h") -> list[pd.Timestamp]:
@@ -170,7 +186,9 @@ def fit_day_cluster(conn: psycopg.Connection, storage_url: str, day: date, clust
         targets = pd.DataFrame(columns=["ts", "legs", "target", "trade_id", "contracts", "n_clusters"])
     result = fit_cluster(cluster, literals.variables[cluster], mids, targets, cfg, conjunctions=conj_legs,
                          checkpoints=session_checkpoints(all_panel))
-    corr = copula_correlation(conn, day, literals, cluster)
+    corr = pricing_store.load_copula(conn, day, cluster)
+    if corr is None or corr.shape[0] != len(result.variables):
+        corr, _, _ = copula_correlation(conn, day, literals, cluster)  # no stored copula fit for this day
     cm = ClusterModel(cluster, result.variables, result.model, corr)
     info = _market_info(conn, day, tickers)
     entries = [MarketEntry(literals.markets[t], info.get(t)) for t in tickers]

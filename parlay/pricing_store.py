@@ -125,6 +125,34 @@ def save_cluster_model(
     return version
 
 
+def save_copula(conn: psycopg.Connection, storage_url: str, day: date, cluster_id: str, corr: np.ndarray,
+                pairs_used: int, repaired: bool) -> str:
+    """Store one cluster's copula correlation (artifact + row); returns its version."""
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(corr, dtype=float))
+    data = buf.getvalue()
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    version = f"copula:{cluster_id}@{day.isoformat()}#{digest}"
+    url = _write(storage_url, f"models/copula/{day.isoformat()}/{cluster_id}/{digest}.npy", data)
+    off = np.abs(corr[~np.eye(corr.shape[0], dtype=bool)]) if corr.shape[0] > 1 else np.zeros(1)
+    with conn.transaction():
+        conn.execute(
+            """INSERT INTO pricing.copula_fits (copula_version, trading_day, cluster_id, n_variables, pairs_used,
+                   repaired, mean_abs_rho, artifact_url) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+               ON CONFLICT (copula_version) DO UPDATE SET fitted_at = now()""",
+            (version, day, cluster_id, int(corr.shape[0]), pairs_used, repaired, float(off.mean()), url))
+    return version
+
+
+def load_copula(conn: psycopg.Connection, day: date, cluster_id: str) -> np.ndarray | None:
+    """The newest copula correlation of a cluster on a day, or None."""
+    row = conn.execute("SELECT artifact_url FROM pricing.copula_fits WHERE trading_day = %s AND cluster_id = %s "
+                       "ORDER BY fitted_at DESC LIMIT 1", (day, cluster_id)).fetchone()
+    if row is None:
+        return None
+    return np.load(io.BytesIO(_read(row[0])))
+
+
 def save_classifier(conn: psycopg.Connection, storage_url: str, day: date, classifier: ParlayClassifier) -> str:
     data = classifier.to_bytes()
     digest = hashlib.sha256(data).hexdigest()[:16]

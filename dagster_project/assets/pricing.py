@@ -4,6 +4,7 @@
 * ``pricing/ising_models`` (day × cluster) replay-fits one cluster and stores it; its checks: the fit
   converged (blocking — no quotes or hedges from a failed fit) and quotes on a sample of contracts are
   coherent (blocking);
+* ``pricing/copula`` (daily) estimates each cluster's Gaussian-copula correlation from the features;
 * ``pricing/catboost_model`` (daily) trains on settled parlays;
 * ``pricing/ensemble`` (daily) snapshots the newest fit of every cluster with the classifier and reports
   calibration on held-back settled parlays; ``pricing/cross_game_parlays`` quotes every 2- and 3-leg
@@ -61,6 +62,23 @@ def game_clusters(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
                                           "cluster_ids": dg.MetadataValue.json(clusters)})
 
 
+@dg.asset(
+    key=pricing("copula"),
+    deps=[marts("pair_correlations"), marts("binary_variables")],
+    group_name=GROUP,
+    partitions_def=DAILY,
+    description="The Gaussian copula member per game cluster: the variables' correlation estimated from the day's "
+    "pairwise correlations of log-odds changes (signs flipped for negated literals), repaired to the nearest "
+    "correlation matrix; stored per cluster (pricing.copula_fits + artifact).",
+)
+def copula(context: dg.AssetExecutionContext, warehouse: WarehouseResource, lake: LakeResource) -> dg.MaterializeResult:
+    with warehouse.connection() as conn:
+        rows = pricing_runtime.fit_day_copulas(conn, lake.url(), _day(context))
+    return dg.MaterializeResult(metadata={
+        "clusters": len(rows), "pairs_used": sum(int(r["pairs_used"]) for r in rows),  # type: ignore[call-overload]
+        "repaired": sum(bool(r["repaired"]) for r in rows), "fits": dg.MetadataValue.json(rows)})
+
+
 def _loss_plot(result: pricing_runtime.ClusterFit) -> bytes | None:
     traj = result.result.trajectory
     if traj.empty:
@@ -87,8 +105,8 @@ def _loss_plot(result: pricing_runtime.ClusterFit) -> bytes | None:
 
 @dg.asset(
     key=pricing("ising_models"),
-    deps=[pricing("game_clusters"), marts("binary_variables"), marts("price_panel_1m"), marts("combo_targets"),
-          marts("pair_correlations"), marts("markets")],
+    deps=[pricing("game_clusters"), pricing("copula"), marts("binary_variables"), marts("price_panel_1m"),
+          marts("combo_targets"), marts("markets")],
     group_name=GROUP,
     partitions_def=DAY_CLUSTER,
     automation_condition=dg.AutomationCondition.eager(),
@@ -282,5 +300,5 @@ def cross_game_parlays(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     return dg.MaterializeResult(metadata=meta)  # type: ignore[arg-type]
 
 
-ASSETS = [game_clusters, ising_models, catboost_model, ensemble, cross_game_parlays]
+ASSETS = [game_clusters, copula, ising_models, catboost_model, ensemble, cross_game_parlays]
 CHECKS = [fit_converged, quotes_coherent, ensemble_calibrated]
