@@ -26,7 +26,7 @@ def test_every_job_schedule_and_sensor_loads() -> None:
 
 def test_schedules_target_todays_partition() -> None:
     when = datetime(2026, 3, 7, 20, 15, tzinfo=NY)
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         for schedule in automation.SCHEDULES:
             ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=when,
                                             repository_def=defs.get_repository_def())
@@ -35,7 +35,7 @@ def test_schedules_target_todays_partition() -> None:
 
 
 def test_settlements_sensor_settles_the_day_of_new_settlements() -> None:
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         instance.report_runless_asset_event(dg.AssetMaterialization(
             asset_key=dg.AssetKey(["raw", "settlements"]), partition="2026-03-07"))
         ctx = dg.build_sensor_context(instance=instance, definitions=defs)
@@ -47,7 +47,7 @@ def test_settlements_sensor_settles_the_day_of_new_settlements() -> None:
 
 
 def test_combo_trades_sensor_refits_the_days_fitted_clusters() -> None:
-    with dg.instance_for_test() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions(GAME_CLUSTERS.name, ["G1", "G2"])
         for cluster, day in (("G1", "2026-03-07"), ("G2", "2026-03-07"), ("G1", "2026-03-10")):
             key = dg.MultiPartitionKey({"day": day, "cluster": cluster})
