@@ -21,7 +21,8 @@ snapshot_job = dg.define_asset_job(
     description="Ingest today's market data (books, trades, combos, settlements).",
 )
 hedge_job = dg.define_asset_job(
-    "hedge_rebalance", selection=dg.AssetSelection.assets(book.limits, book.hedge_orders), partitions_def=DAILY,
+    "hedge_rebalance", selection=dg.AssetSelection.assets(book.limits, book.deltas, book.hedge_orders, book.fills),
+    partitions_def=DAILY,
     description="Re-check risk limits and move hedges to 35 % of the book's delta.",
 )
 settle_job = dg.define_asset_job(

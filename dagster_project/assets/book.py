@@ -4,8 +4,9 @@
 * ``risk/listed_quotes`` — the live quote table: every listed combo priced and gated by the risk engine;
 * ``risk/simulated_bets`` — simulated bettors quoting and betting through the quote service's engine
   (same validation, pricing, risk gate and ledger writes as ``POST /quotes`` and ``POST /bets``);
-* ``hedging/orders`` — deltas of the open book aggregated per leg, 35 % of them targeted, orders sent to
-  the execution venue (paper by default) and fills reconciled into the ledger; blocked on stale books;
+* ``hedging/deltas`` — the open book's delta per market (∂P/∂p_leg · payout, aggregated) and the target;
+* ``hedging/orders`` — 35 % of each delta targeted, orders sent to the execution venue (paper by default),
+  never on a stale or unreliable book; ``hedging/fills`` — fills reconciled into the ledger;
 * ``ledger/settlements`` — open bets and hedge positions settled from market results;
 * ``ledger/pnl`` — balances, trial balance (must be 0) and a P&L plot.
 
@@ -19,10 +20,11 @@ from datetime import date
 from decimal import Decimal
 
 import dagster as dg
+import pandas as pd
 
 from dagster_project.partitions import DAILY, run_day
 from dagster_project.resources import ExecutionResource, LakeResource, WarehouseResource
-from models.hedging import HedgeConfig
+from models.hedging import HedgeConfig, book_exposure
 from models.risk import RiskConfig, worst_case_payout
 from parlay import book_runtime, ledger, pricing_store
 from parlay.hedging_runtime import open_bets
@@ -98,7 +100,32 @@ def simulated_bets(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     return dg.MaterializeResult(metadata=report.as_metadata())
 
 
-@dg.asset(key=key("hedging", "orders"), deps=[key("risk", "simulated_bets"), key("marts", "book_snapshots")],
+@dg.asset(key=key("hedging", "deltas"), deps=[key("risk", "simulated_bets")], group_name="hedging",
+          partitions_def=DAILY,
+          description="The open book's delta per market: Σ over open bets of payout · ∂P(parlay)/∂p_leg from the "
+          "model (positive: the house loses when the market's YES probability rises), and the hedge target "
+          "(35 % of it, in contracts, rounded toward zero).")
+def deltas(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+           execution: ExecutionResource) -> dg.MaterializeResult:
+    day = _day(context)
+    with warehouse.connection() as conn:
+        pricer = pricing_store.load_pricer(conn, day=day)
+        marginals = {t: m.probability for t, m in pricer.markets().items()}
+
+        def probability(legs):  # type: ignore[no-untyped-def]
+            return pricer.quote([(leg.market_ticker, leg.side) for leg in legs]).probability
+
+        bets = open_bets(conn, probability)
+    exposure = book_exposure([b for b in bets if all(leg.market_ticker in marginals for leg in b.legs)], marginals)
+    rows = sorted(({"market": m, "delta_dollars": round(v, 2), "target_contracts": int(execution.hedge_ratio * v)}
+                   for m, v in exposure.items() if v), key=lambda r: -abs(r["delta_dollars"]))
+    return dg.MaterializeResult(metadata={
+        "open_bets": len(bets), "markets": len(rows), "hedge_ratio": execution.hedge_ratio,
+        "gross_delta_dollars": round(sum(abs(r["delta_dollars"]) for r in rows), 2),  # type: ignore[arg-type]
+        "largest": dg.MetadataValue.md(pd.DataFrame(rows[:15]).to_markdown(index=False) if rows else "flat book")})
+
+
+@dg.asset(key=key("hedging", "orders"), deps=[key("hedging", "deltas"), key("marts", "book_snapshots")],
           group_name="hedging", partitions_def=DAILY,
           description="Delta hedge: ∂P(parlay)/∂p_leg of every open bet aggregated per market, 35 % of it targeted, "
           "orders (deterministic client_order_id) sent to the execution venue and fills reconciled into the ledger. "
@@ -136,7 +163,33 @@ def hedge_orders(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         "blocked_stale_books": len(books.stale)})
 
 
-@dg.asset(key=key("ledger", "settlements"), deps=[key("hedging", "orders"), key("raw", "settlements"),
+@dg.asset(key=key("hedging", "fills"), deps=[key("hedging", "orders")], group_name="hedging", partitions_def=DAILY,
+          description="Fills reconciled into the ledger: on Kalshi venues the exchange's fills are fetched and booked "
+          "(idempotent by fill id); the day's orders by final state, contracts, cost and fees.")
+def fills(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+          execution: ExecutionResource) -> dg.MaterializeResult:
+    day = _day(context)
+    booked = 0
+    with warehouse.connection() as conn:
+        venue = execution.venue({})
+        if venue.name != "paper":  # paper fills are booked as the orders execute, in hedging/orders
+            from parlay.hedging_runtime import reconcile
+
+            booked = reconcile(conn, venue)
+        prefix = f"{day.isoformat()}:%"
+        states = dict(conn.execute("SELECT state, count(*) FROM ledger.hedge_orders WHERE plan_key LIKE %s "
+                                   "GROUP BY state", (prefix,)).fetchall())
+        n, contracts, cost, fees = conn.execute(
+            """SELECT count(*), coalesce(sum(f.count), 0), coalesce(sum(f.count * f.price), 0), coalesce(sum(f.fee), 0)
+               FROM ledger.fills f JOIN ledger.hedge_orders o USING (client_order_id) WHERE o.plan_key LIKE %s""",
+            (prefix,)).fetchone()
+    return dg.MaterializeResult(metadata={
+        "venue": venue.name, "fills_booked_now": booked, "fills": int(n), "contracts": float(contracts),
+        "cost": float(cost), "fees": float(fees), "orders_by_state": dg.MetadataValue.json(
+            {k: int(v) for k, v in states.items()})})
+
+
+@dg.asset(key=key("ledger", "settlements"), deps=[key("hedging", "fills"), key("raw", "settlements"),
                                                     key("marts", "markets")],
           group_name="ledger", partitions_def=DAILY,
           description="Settlement from market results: each open bet won, lost or void (paid or released) and hedge "
@@ -222,5 +275,5 @@ def hedge_orders_known(context: dg.AssetCheckExecutionContext,
         [list(r) for r in unknown])})
 
 
-ASSETS = [limits, listed_quotes, simulated_bets, hedge_orders, settlements, pnl]
+ASSETS = [limits, listed_quotes, simulated_bets, deltas, hedge_orders, fills, settlements, pnl]
 CHECKS = [ledger_balances, hedge_orders_known]

@@ -27,7 +27,8 @@ def test_simulated_day_runs_end_to_end_and_the_ledger_balances(tmp_path, monkeyp
                           exclude_groups=("evaluation",))
     assert out.success, (out.failed_steps, out.failed_checks)
     done = {k.split("[")[0] for k in out.materialized}
-    assert {"pricing/ising_models", "pricing/ensemble", "risk/simulated_bets", "hedging/orders",
+    assert {"pricing/ising_models", "pricing/copula", "pricing/ensemble", "risk/simulated_bets", "hedging/deltas",
+            "hedging/orders", "hedging/fills",
             "ledger/settlements", "ledger/pnl"} <= done
     fits = [k for k in out.materialized if k.startswith("pricing/ising_models[")]
     assert len(fits) == 6  # one partition per simulated game
