@@ -14,10 +14,42 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from models.pricing.ensemble import EnsemblePricer
 from parlay import apikeys, book_runtime
-from parlay.book_runtime import BettorConfig
 
 BETTOR_KEY_NAME = "simulated-bettors"
+
+
+@dataclass(frozen=True)
+class BettorConfig:
+    n_bets: int = 60
+    seed: int = 11
+    min_legs: int = 2
+    max_legs: int = 4
+    stakes: tuple[int, ...] = (5, 10, 20, 50)
+    cross_game_share: float = 0.5
+
+
+def bettor_legs(pricer: EnsemblePricer, rng: random.Random, cfg: BettorConfig) -> list[tuple[str, str]]:
+    """A bettor's pick: 2–4 legs on distinct markets, within one game or across games, sides by the market's
+    probability (bettors like favourites a bit more than the market does)."""
+    markets = pricer.markets()
+    by_cluster: dict[str, list[str]] = {}
+    for t, m in markets.items():
+        if 0.05 < m.probability < 0.95:
+            by_cluster.setdefault(m.cluster_id, []).append(t)
+    clusters = sorted(c for c, ts in by_cluster.items() if ts)
+    k = rng.randint(cfg.min_legs, cfg.max_legs)
+    if rng.random() < cfg.cross_game_share and len(clusters) >= 2:
+        picks = [rng.choice(sorted(by_cluster[c])) for c in rng.sample(clusters, min(k, len(clusters)))]
+    else:
+        pool = sorted(by_cluster[rng.choice(clusters)])
+        picks = rng.sample(pool, min(k, len(pool)))
+    legs = []
+    for t in picks:
+        p = markets[t].probability
+        legs.append((t, "yes" if rng.random() < min(0.9, p + 0.1) else "no"))
+    return legs
 
 
 @dataclass
@@ -59,6 +91,8 @@ def run_bettors(database_url: str, storage_url: str, day: date, config: BettorCo
     with psycopg.connect(database_url) as conn:
         key_id = _bettor_key(conn)
         at = book_runtime.hedge_time(conn, day)
+        placed_before = {k: (stake, payout) for k, stake, payout in conn.execute(
+            "SELECT idempotency_key, stake, payout FROM ledger.bets WHERE api_key_id = %s", (key_id,)).fetchall()}
         conn.commit()
     settings = ServiceSettings.from_env(database_url=database_url, storage_url=storage_url, trading_day=day,
                                         live=False, redis_enabled=False, quote_ttl_s=300.0,
@@ -69,13 +103,11 @@ def run_bettors(database_url: str, storage_url: str, day: date, config: BettorCo
         pricer = runtime.pricers.get().pricer
         rng = random.Random(f"{cfg.seed}:{day.isoformat()}")
         for i in range(cfg.n_bets):
-            legs = book_runtime.bettor_legs(pricer, rng, cfg)  # type: ignore[arg-type]
+            legs = bettor_legs(pricer, rng, cfg)  # type: ignore[arg-type]
             stake = Decimal(rng.choice(cfg.stakes))
             report.attempts += 1
             idem = f"sim:{day.isoformat()}:{cfg.seed}:{i}"
-            with psycopg.connect(database_url) as conn:
-                earlier = conn.execute("SELECT stake, payout FROM ledger.bets WHERE api_key_id = %s "
-                                       "AND idempotency_key = %s", (key_id, idem)).fetchone()
+            earlier = placed_before.get(idem)
             if earlier is not None:  # a rerun: this bettor already bet
                 report.placed += 1
                 report.staked += earlier[0]

@@ -7,7 +7,6 @@ The code behind the ``risk``, ``hedging`` and ``ledger`` assets; the pure rules 
 from __future__ import annotations
 
 import json
-import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -145,39 +144,6 @@ def pnl(conn: psycopg.Connection) -> dict[str, object]:
     }
 
 
-# ----------------------------------------------------------------------------- simulated bettors
-@dataclass(frozen=True)
-class BettorConfig:
-    n_bets: int = 60
-    seed: int = 11
-    min_legs: int = 2
-    max_legs: int = 4
-    stakes: tuple[int, ...] = (5, 10, 20, 50)
-    cross_game_share: float = 0.5
-
-
-def bettor_legs(pricer: EnsemblePricer, rng: random.Random, cfg: BettorConfig) -> list[tuple[str, str]]:
-    """A bettor's pick: 2–4 legs on distinct markets, within one game or across games, sides by the market's
-    probability (bettors like favourites a bit more than the market does)."""
-    markets = pricer.markets()
-    by_cluster: dict[str, list[str]] = {}
-    for t, m in markets.items():
-        if 0.05 < m.probability < 0.95:
-            by_cluster.setdefault(m.cluster_id, []).append(t)
-    clusters = sorted(c for c, ts in by_cluster.items() if ts)
-    k = rng.randint(cfg.min_legs, cfg.max_legs)
-    if rng.random() < cfg.cross_game_share and len(clusters) >= 2:
-        picks = [rng.choice(sorted(by_cluster[c])) for c in rng.sample(clusters, min(k, len(clusters)))]
-    else:
-        pool = sorted(by_cluster[rng.choice(clusters)])
-        picks = rng.sample(pool, min(k, len(pool)))
-    legs = []
-    for t in picks:
-        p = markets[t].probability
-        legs.append((t, "yes" if rng.random() < min(0.9, p + 0.1) else "no"))
-    return legs
-
-
 def hedge_time(conn: psycopg.Connection, day: date) -> datetime | None:
     """When the day's hedge is placed in a replay: the last book before the first market of the day closes
     (live: now). None when the day has no books."""
@@ -193,11 +159,3 @@ def hedge_time(conn: psycopg.Connection, day: date) -> datetime | None:
         return last
     return first_close - timedelta(minutes=1)
 
-
-def rebalance_book(conn: psycopg.Connection, venue, marginals, books: BookView, cfg, plan_key: str,  # type: ignore[no-untyped-def]
-                   probability=None):  # type: ignore[no-untyped-def]
-    """Hedge the open book on ``venue`` against ``books`` (stale markets blocked)."""
-    from parlay.hedging_runtime import rebalance
-
-    return rebalance(conn, venue, marginals, books.asks, cfg, plan_key, blocked_markets=books.stale,
-                     probability=probability)

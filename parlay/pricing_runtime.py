@@ -226,22 +226,30 @@ def settled_parlays(conn: psycopg.Connection, day: date) -> pd.DataFrame:
     return _frame(conn, _SETTLED, {"day": day})  # type: ignore[arg-type]
 
 
+TRAIN_SHARE = 0.75  # of a day's settled parlays, in time order; the rest is held back for calibration
+
+
+def split_settled(data: pd.DataFrame, day: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(training rows, held-back rows): earlier days plus the first 75 % of ``day``'s settled parlays, and
+    the last 25 % of ``day``'s — the classifier never sees what calibration scores."""
+    if data.empty:
+        return data, data
+    today = data[data["trading_day"] == day]
+    cut = int(len(today) * TRAIN_SHARE)
+    return pd.concat([data[data["trading_day"] < day], today.iloc[:cut]]), today.iloc[cut:]
+
+
 def train_day_classifier(
     conn: psycopg.Connection, storage_url: str, day: date, config: catboost_parlay.CatBoostConfig | None = None
 ) -> tuple[str, catboost_parlay.ParlayClassifier, int]:
-    """Train on settled parlays before ``day`` plus the first 75 % of ``day``'s (the rest is held back
-    for calibration). Returns (version, classifier, rows held back)."""
-    data = settled_parlays(conn, day)
-    today = data[data["trading_day"] == day] if not data.empty else data
-    earlier = data[data["trading_day"] < day] if not data.empty else data
-    cut = int(len(today) * 0.75)
-    train_rows = pd.concat([earlier, today.iloc[:cut]]) if not data.empty else data
+    """Train on the training part of :func:`split_settled`. Returns (version, classifier, rows held back)."""
+    train_rows, held = split_settled(settled_parlays(conn, day), day)
     if train_rows.empty:
         clf = catboost_parlay.untrained("no settled parlays yet", config)
     else:
         clf = catboost_parlay.train(train_rows, train_rows["won"].astype(bool).to_numpy(), config)
     version = pricing_store.save_classifier(conn, storage_url, day, clf)
-    return version, clf, len(today) - cut
+    return version, clf, len(held)
 
 
 def latest_cluster_versions(conn: psycopg.Connection, day: date) -> dict[str, str]:
@@ -292,15 +300,15 @@ def calibration(pricer: EnsemblePricer, held: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_day_ensemble(conn: psycopg.Connection, storage_url: str, day: date, classifier_version: str | None,
-                       held_back: int, config: EnsembleConfig | None = None) -> EnsembleBuild:
+                       config: EnsembleConfig | None = None) -> EnsembleBuild:
+    """Snapshot the day's newest cluster fits with the classifier; calibrate every member on the held-back
+    part of :func:`split_settled`."""
     versions = latest_cluster_versions(conn, day)
     if not versions:
         raise LookupError(f"no fitted cluster models for {day}: materialize pricing/ising_models first")
     version = pricing_store.save_ensemble(conn, day, versions, classifier_version, config)
     pricer = pricing_store.load_pricer(conn, version=version)
-    data = settled_parlays(conn, day)
-    today = data[data["trading_day"] == day] if not data.empty else data
-    held = today.iloc[len(today) - held_back:] if held_back > 0 else today.iloc[0:0]
+    _, held = split_settled(settled_parlays(conn, day), day)
     cal = calibration(pricer, held)
     with conn.transaction():
         conn.execute("DELETE FROM pricing.calibration WHERE ensemble_version = %s", (version,))

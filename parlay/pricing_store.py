@@ -26,7 +26,6 @@ from models.pricing.ensemble import ClusterModel, EnsembleConfig, EnsemblePricer
 from models.pricing.ising import InferenceConfig, IsingModel
 from models.pricing.quotes import MarketInfo
 from models.pricing.replay import LiteralMap, MarketLiterals
-from parlay import config
 
 
 class NoFittedModels(LookupError):
@@ -291,6 +290,3 @@ def load_snapshots(conn: psycopg.Connection, model_version: str) -> list[tuple[p
     return [(pd.Timestamp(int(t), tz="UTC"), IsingModel(h, J, InferenceConfig()))
             for t, h, J in zip(times, hs, Js, strict=True)]
 
-
-def default_storage_url() -> str:
-    return config.storage_url()

@@ -14,7 +14,6 @@ Blocking checks upstream (fit convergence, quote coherence, book quality) keep t
 failed fit or a corrupt book.
 """
 
-import io
 import json
 from datetime import date
 from decimal import Decimal
@@ -23,11 +22,12 @@ import dagster as dg
 import pandas as pd
 
 from dagster_project.partitions import DAILY, run_day
+from dagster_project.plots import figure_png, png_markdown
 from dagster_project.resources import ExecutionResource, LakeResource, WarehouseResource
 from models.hedging import HedgeConfig, book_exposure
 from models.risk import RiskConfig, worst_case_payout
 from parlay import book_runtime, ledger, pricing_store
-from parlay.hedging_runtime import open_bets
+from parlay.hedging_runtime import open_bets, rebalance
 
 LP_CAPITAL = Decimal("100000")
 
@@ -38,6 +38,11 @@ def key(*path: str) -> dg.AssetKey:
 
 def _day(context: dg.AssetExecutionContext) -> date:
     return date.fromisoformat(context.partition_key)
+
+
+def _model_probability(pricer):  # type: ignore[no-untyped-def]
+    """P(every leg holds) under the ensemble, for :func:`parlay.hedging_runtime.open_bets`."""
+    return lambda legs: pricer.quote([(leg.market_ticker, leg.side) for leg in legs]).probability
 
 
 @dg.asset(key=key("risk", "limits"), deps=[key("pricing", "ensemble")], group_name="risk", partitions_def=DAILY,
@@ -52,7 +57,7 @@ def limits(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> d
         book, pool = ledger.open_book(conn), ledger.pool_state(conn)
         defs = pricer.market_defs()
         known = {m for b in book.bets for m, _ in b.legs}
-        defs = {m: d for m, d in defs.items()} if known <= set(defs) else defs
+        # bets on markets today's model no longer maps cannot be enumerated: no worst case then
         worst = worst_case_payout(book.bets, defs, cfg.max_enumeration_vars) if known <= set(defs) else None
         capacity = Decimal(repr(cfg.lp_utilization)) * pool.cash
         halted = pool.drawdown > cfg.max_drawdown
@@ -112,10 +117,7 @@ def deltas(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
         pricer = pricing_store.load_pricer(conn, day=day)
         marginals = {t: m.probability for t, m in pricer.markets().items()}
 
-        def probability(legs):  # type: ignore[no-untyped-def]
-            return pricer.quote([(leg.market_ticker, leg.side) for leg in legs]).probability
-
-        bets = open_bets(conn, probability)
+        bets = open_bets(conn, _model_probability(pricer))
     exposure = book_exposure([b for b in bets if all(leg.market_ticker in marginals for leg in b.legs)], marginals)
     rows = sorted(({"market": m, "delta_dollars": round(v, 2), "target_contracts": int(execution.hedge_ratio * v)}
                    for m, v in exposure.items() if v), key=lambda r: -abs(r["delta_dollars"]))
@@ -140,12 +142,9 @@ def hedge_orders(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         venue = execution.venue(books.asks)
         marginals = {t: m.probability for t, m in pricer.markets().items()}
 
-        def probability(legs):  # type: ignore[no-untyped-def]
-            return pricer.quote([(leg.market_ticker, leg.side) for leg in legs]).probability
-
         cfg = HedgeConfig(ratio=execution.hedge_ratio)
-        report = book_runtime.rebalance_book(conn, venue, marginals, books, cfg, f"{day.isoformat()}:{venue.name}",
-                                             probability)
+        report = rebalance(conn, venue, marginals, books.asks, cfg, f"{day.isoformat()}:{venue.name}",
+                           blocked_markets=books.stale, probability=_model_probability(pricer))
         exposure = {m: v for m, v in report.exposure.items() if v}
         n_bets = len(open_bets(conn))
     states: dict[str, int] = {}
@@ -206,35 +205,26 @@ def settlements(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
 
 
 def _pnl_plot(rows: list[tuple]) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3.2), dpi=90)
     cum, xs, ys = 0.0, [], []
     for i, (_, stake, payout, state) in enumerate(rows):
         cum += float(stake) - (float(payout) if state == "won" else 0.0)
         xs.append(i + 1)
         ys.append(cum)
-    ax.plot(xs, ys, drawstyle="steps-post")
-    ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xlabel("settled bets (in settlement order)")
-    ax.set_ylabel("house P&L from bets ($)")
-    ax.set_title("Cumulative P&L of settled parlays (before hedges)")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+
+    def draw(ax) -> None:  # type: ignore[no-untyped-def]
+        ax.plot(xs, ys, drawstyle="steps-post")
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_xlabel("settled bets (in settlement order)")
+        ax.set_ylabel("house P&L from bets ($)")
+        ax.set_title("Cumulative P&L of settled parlays (before hedges)")
+
+    return figure_png(draw)
 
 
 @dg.asset(key=key("ledger", "pnl"), deps=[key("ledger", "settlements")], group_name="ledger", partitions_def=DAILY,
           description="P&L and ledger health: balances by account, settled stakes vs payouts, hedge cost and fees, "
           "the trial balance (0: every movement balanced), and a cumulative P&L plot.")
 def pnl(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    import base64
-
     with warehouse.connection() as conn:
         summary = book_runtime.pnl(conn)
         rows = conn.execute("SELECT bet_id, stake, payout, state FROM ledger.bets WHERE state IN ('won', 'lost') "
@@ -247,7 +237,7 @@ def pnl(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.M
         "hedge_fills": summary["hedge_fills"], "hedge_cost": float(summary["hedge_cost"]),  # type: ignore[arg-type]
         "hedge_fees": float(summary["hedge_fees"]),  # type: ignore[arg-type]
         "balances": dg.MetadataValue.json({k: str(v) for k, v in summary["balances"].items()}),  # type: ignore[union-attr]
-        "pnl_plot": dg.MetadataValue.md(f"![P&L](data:image/png;base64,{base64.b64encode(png).decode()})")})
+        "pnl_plot": png_markdown(png, "P&L")})
 
 
 @dg.asset_check(asset=key("ledger", "pnl"), blocking=True,

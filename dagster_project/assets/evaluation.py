@@ -3,12 +3,12 @@
 Dagster UI as metadata. Quick sizes run with every main job; ``parlay experiment NAME --full`` runs the
 paper-like sizes."""
 
-import base64
 import time
 
 import dagster as dg
 from pydantic import Field
 
+from dagster_project.plots import png_markdown
 from dagster_project.resources import LakeResource, WarehouseResource
 from models.experiments.runner import DISPLAY_COLUMNS, EXPERIMENTS, run_experiment
 from parlay.evaluation_store import save_result
@@ -43,7 +43,6 @@ def _asset(name: str) -> dg.AssetsDefinition:
             run_id = save_result(conn, lake.url(), result, seconds)
         cfg = result.config
         shown = result.table[DISPLAY_COLUMNS[name]]
-        image = base64.b64encode(result.figure_png).decode()
         context.log.info(f"{name}: {cfg['runs']} runs × {cfg['rounds']} rounds in {seconds:.1f} s")
         return dg.MaterializeResult(
             metadata={
@@ -55,7 +54,7 @@ def _asset(name: str) -> dg.AssetsDefinition:
                 "seconds": round(seconds, 1),
                 "checks": dg.MetadataValue.json({k: bool(v) for k, v in result.checks.items()}),
                 "table": dg.MetadataValue.md(shown.to_markdown(index=False, floatfmt=".4g")),
-                "plot": dg.MetadataValue.md(f"![{name}](data:image/png;base64,{image})"),
+                "plot": png_markdown(result.figure_png, name),
                 "notes": dg.MetadataValue.md(result.notes),
             }
         )

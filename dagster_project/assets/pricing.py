@@ -13,7 +13,6 @@
 Assets are thin: :mod:`parlay.pricing_runtime` does the work.
 """
 
-import io
 import itertools
 from datetime import date
 
@@ -21,6 +20,7 @@ import dagster as dg
 import numpy as np
 
 from dagster_project.partitions import DAILY, DAY_CLUSTER, GAME_CLUSTERS
+from dagster_project.plots import figure_png, png_markdown
 from dagster_project.resources import LakeResource, WarehouseResource
 from models.pricing.coherence import check_quote_coherence
 from parlay import pricing_runtime, pricing_store
@@ -83,24 +83,17 @@ def _loss_plot(result: pricing_runtime.ClusterFit) -> bytes | None:
     traj = result.result.trajectory
     if traj.empty:
         return None
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    def draw(ax) -> None:  # type: ignore[no-untyped-def]
+        for kind, part in traj.groupby("kind"):
+            loss = part["loss_before"].astype(float)
+            ax.plot(np.arange(len(loss)), loss.rolling(25, min_periods=1).mean(), label=str(kind))
+        ax.set_xlabel("update (per kind)")
+        ax.set_ylabel("cross-entropy before update (rolling 25)")
+        ax.set_title(f"Replay fit {result.cluster_id}")
+        ax.legend()
 
-    fig, ax = plt.subplots(figsize=(7, 3.2), dpi=90)
-    for kind, part in traj.groupby("kind"):
-        loss = part["loss_before"].astype(float)
-        ax.plot(np.arange(len(loss)), loss.rolling(25, min_periods=1).mean(), label=str(kind))
-    ax.set_xlabel("update (per kind)")
-    ax.set_ylabel("cross-entropy before update (rolling 25)")
-    ax.set_title(f"Replay fit {result.cluster_id}")
-    ax.legend()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return figure_png(draw)
 
 
 @dg.asset(
@@ -133,9 +126,7 @@ def ising_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     }
     png = _loss_plot(fit)
     if png is not None:
-        import base64
-
-        meta["fit_loss"] = dg.MetadataValue.md(f"![fit loss](data:image/png;base64,{base64.b64encode(png).decode()})")
+        meta["fit_loss"] = png_markdown(png, "fit loss")
     return dg.MaterializeResult(metadata=meta)  # type: ignore[arg-type]
 
 
@@ -234,12 +225,7 @@ def ensemble(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
         clf_row = conn.execute(
             "SELECT classifier_version FROM pricing.classifiers WHERE trading_day = %s ORDER BY fitted_at DESC LIMIT 1",
             (day,)).fetchone()
-        held = 0
-        if clf_row is not None:
-            n_today = pricing_runtime.settled_parlays(conn, day)
-            n_today = int((n_today["trading_day"] == day).sum()) if not n_today.empty else 0
-            held = n_today - int(n_today * 0.75)
-        build = pricing_runtime.build_day_ensemble(conn, lake.url(), day, clf_row[0] if clf_row else None, held)
+        build = pricing_runtime.build_day_ensemble(conn, lake.url(), day, clf_row[0] if clf_row else None)
     cal = build.calibration
     meta: dict[str, object] = {"ensemble_version": build.version, "clusters": build.n_clusters,
                                "catboost_member": build.classifier_trained,
