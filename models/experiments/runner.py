@@ -29,12 +29,9 @@ output (:class:`Claim`: holds or not, with the numbers), notes and the exact con
 from __future__ import annotations
 
 import dataclasses
-import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from typing import Any
 
 import numpy as np
@@ -176,39 +173,20 @@ def resolve(
 
 
 # ----------------------------------------------------------------------------- running
-@contextmanager
-def _single_threaded_children() -> Iterator[None]:
-    """Worker processes start with one BLAS thread each: the matrices are small, extra threads only
-    contend for the cores the workers already use."""
-    keys = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-    saved = {k: os.environ.get(k) for k in keys}
-    for k in keys:
-        os.environ.setdefault(k, "1")
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _task(args: tuple[SimulationConfig, int, tuple[int, ...]]) -> list[RunResult]:
     return simulate(*args)
 
 
 def run_many(configs: Sequence[SimulationConfig], seed: int, runs: int, workers: int = 1) -> list[list[RunResult]]:
     """``runs`` runs of every config (run r of every config shares the market's random numbers), in order.
-    Runs of one config are simulated as one batch, or as ``workers`` contiguous batches spread over a pool
-    of freshly started processes."""
+    Runs of one config are simulated as one batch, or as ``workers`` contiguous batches spread over a process
+    pool (the command line starts with one BLAS thread per process: the matrices are small)."""
     if runs < 1:
         raise ValueError("runs must be ≥ 1")
     chunks = [tuple(int(r) for r in c) for c in np.array_split(np.arange(runs), min(workers, runs))]
     tasks = [(cfg, seed, chunk) for cfg in configs for chunk in chunks]
     if workers > 1:
-        with _single_threaded_children(), ProcessPoolExecutor(max_workers=workers,
-                                                              mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
             parts = list(pool.map(_task, tasks))
     else:
         parts = [_task(t) for t in tasks]
