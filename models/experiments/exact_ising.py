@@ -111,7 +111,6 @@ class IsingLearner:
         self.theta = np.tile(start, (int(runs), 1))
         self.eta = np.concatenate([np.full(space.n, float(eta_h)), np.full(space.dim - space.n, float(eta_J))])
         self.max_abs_J = max_abs_J
-        self._rows = np.arange(int(runs))
 
     def tables(self) -> np.ndarray:
         return probability_tables(self.theta, self.space)

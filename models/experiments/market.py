@@ -40,7 +40,6 @@ from scipy.special import expit, ndtri
 
 from models.experiments.truth import all_yes_truth, contract_probabilities, outcome_tables
 from models.pricing.baselines import TrueOracle, all_yes_probabilities
-from models.pricing.learning import Contract
 
 Regime = Literal["complete", "base-only"]
 REGIMES: tuple[Regime, ...] = ("complete", "base-only")
@@ -112,16 +111,6 @@ class MarketConfig:
         c = np.full((self.n, self.n), self.rho)
         np.fill_diagonal(c, 1.0)
         return c
-
-
-def contract_of(mask: int, n: int) -> Contract:
-    """The all-YES contract on the assets of ``mask``."""
-    return Contract(tuple((j, True) for j in range(n) if mask >> j & 1))
-
-
-def prior_price(mask: int, prior: float = 0.5) -> float:
-    """The common opening price of every market maker: legs independent, each at ``prior``."""
-    return float(prior ** int(mask).bit_count())
 
 
 @dataclass(frozen=True, eq=False)

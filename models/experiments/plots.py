@@ -78,7 +78,7 @@ def loss_scaling_figure(table: pd.DataFrame) -> bytes:
     left.set_title("Loss per contract per round, with parlays")
     right.set_ylabel("(2^n − 1)·L_n")
     right.set_title("Total per-round loss")
-    left.legend(fontsize=7)
+    left.legend(fontsize=7, loc="best", framealpha=0.8)
     return _png(fig)
 
 
@@ -95,7 +95,7 @@ def convergence_figure(table: pd.DataFrame) -> bytes:
     ax.set_ylabel("MAE vs exact probabilities")
     n = int(table["n"].iloc[0])
     ax.set_title(f"Price convergence, complete-parlay regime, n = {n}")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="best", framealpha=0.8)
     return _png(fig)
 
 
@@ -109,7 +109,7 @@ def reversal_figure(table: pd.DataFrame) -> bytes:
         ax.set_xlabel("assets n")
         ax.set_title(title)
     axes[0].set_ylabel("per-market loss (units of b)")
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=7, loc="best", framealpha=0.8)
     return _png(fig)
 
 
@@ -125,5 +125,5 @@ def noise_figure(table: pd.DataFrame) -> bytes:
         ax.set_xlabel("noise fraction φ")
         ax.set_title(title)
     left.set_ylabel("units of b per contract per round")
-    left.legend(fontsize=7)
+    left.legend(fontsize=7, loc="best", framealpha=0.8)
     return _png(fig)

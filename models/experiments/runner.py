@@ -360,29 +360,40 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
-def _lowest_claim(per_n: dict[int, dict[str, np.ndarray]], what: str) -> Claim:
-    """(a)-type claim: the Ising AMM has the lowest per-market loss of the headline makers but the true
-    oracle, at every n of ``per_n`` (mean over runs; paired differences reported)."""
-    rivals = [k for k in MAKERS if k not in ("true_oracle", "ising_amm")]
+def _ranking_claim(key: str, statement: str, groups: dict[str, dict[str, np.ndarray]], rivals: Sequence[str],
+                   lowest: bool) -> Claim:
+    """The Ising AMM's mean per-market loss is below (``lowest``) or above every rival's in every group (one
+    n or one φ). Numbers per group: every maker's mean, the closest rival and the paired per-run difference
+    to it with its standard error (the runs share their random numbers across makers)."""
     numbers: dict[str, Any] = {}
     fails = []
-    for n, runs in per_n.items():
+    for label, runs in groups.items():
         ising = float(runs["ising_amm"].mean())
-        best = min(rivals, key=lambda k: float(runs[k].mean()))
-        gap = _paired(runs["ising_amm"], runs[best])
-        numbers[str(n)] = {"ising_amm": ising, "best_rival": best, "best_rival_loss": float(runs[best].mean()), **gap,
-                           "beats_independent_product": bool(ising < float(runs["independent_product"].mean()))}
-        if not ising < float(runs[best].mean()):
-            fails.append(f"n = {n}: {LABELS[best]} {_fmt(float(runs[best].mean()))} ≤ Ising {_fmt(ising)}")
-    ns = ", ".join(map(str, per_n))
+        means = {k: float(runs[k].mean()) for k in rivals}
+        closest = min(rivals, key=means.__getitem__) if lowest else max(rivals, key=means.__getitem__)
+        numbers[label] = {"ising_amm": ising, **means, "closest_rival": closest,
+                          **_paired(runs["ising_amm"], runs[closest])}
+        if not (ising < means[closest] if lowest else ising > means[closest]):
+            fails.append(f"{label}: {LABELS[closest]} {_fmt(means[closest])} {'≤' if lowest else '≥'} "
+                         f"Ising {_fmt(ising)}")
     margins = "; ".join(
-        f"n = {n}: Ising {_fmt(v['ising_amm'])} vs {v['best_rival']} {_fmt(v['best_rival_loss'])} "
-        f"(paired difference {_fmt(v['difference'])} ± {_fmt(2 * v['difference_se'])})"
-        for n, v in numbers.items())
-    detail = (f"At n = {ns}: {margins}." if not fails else "Fails at " + "; ".join(fails) + f". All: {margins}.")
-    statement = (f"{what}, the Ising AMM has the lowest per-market loss of every maker except the true oracle at "
-                 f"every n ({ns})")
-    return Claim("a", CLAIM_NAMES["a"], statement, not fails, numbers, detail)
+        f"{label}: Ising {_fmt(v['ising_amm'])}, " + ", ".join(f"{k} {_fmt(v[k])}" for k in rivals)
+        + f" (Ising − {v['closest_rival']}: {_fmt(v['difference'])} ± {_fmt(2 * v['difference_se'])})"
+        for label, v in numbers.items())
+    detail = f"{margins}." if not fails else "Fails at " + "; ".join(fails) + f". All: {margins}."
+    return Claim(key, CLAIM_NAMES[key], statement, bool(groups) and not fails, numbers,
+                 detail if groups else "Nothing to compare.")
+
+
+_NOT_TRUE = tuple(k for k in ALL_MAKERS if k not in ("true_oracle", "ising_amm"))
+
+
+def _lowest_claim(per_n: dict[int, dict[str, np.ndarray]], what: str) -> Claim:
+    """(a): lowest per-market loss of every maker but the true oracle (the product variant included)."""
+    ns = ", ".join(map(str, per_n))
+    return _ranking_claim("a", f"{what}, the Ising AMM has the lowest per-market loss of every maker except the "
+                          f"true oracle at every n ({ns})", {f"n = {n}": v for n, v in per_n.items()}, _NOT_TRUE,
+                          lowest=True)
 
 
 # ----------------------------------------------------------------------------- 1. loss scaling
@@ -518,22 +529,11 @@ def parlay_reversal(**knobs: Any) -> ExperimentResult:
 
 
 def _worst_claim(per_n: dict[int, dict[str, np.ndarray]]) -> Claim:
-    rivals = [k for k in MAKERS if k not in ("true_oracle", "ising_amm")]
-    numbers: dict[str, Any] = {}
-    fails = []
-    for n, runs in per_n.items():
-        ising = float(runs["ising_amm"].mean())
-        worst = max(rivals, key=lambda k: float(runs[k].mean()))
-        gap = _paired(runs["ising_amm"], runs[worst])
-        numbers[str(n)] = {"ising_amm": ising, "worst_rival": worst, "worst_rival_loss": float(runs[worst].mean()),
-                           **gap, **{k: float(runs[k].mean()) for k in rivals}}
-        if not ising > float(runs[worst].mean()):
-            fails.append(f"n = {n}: {LABELS[worst]} {_fmt(float(runs[worst].mean()))} ≥ Ising {_fmt(ising)}")
-    margins = "; ".join(f"n = {n}: Ising {_fmt(v['ising_amm'])}, "
-                        + ", ".join(f"{k} {_fmt(v[k])}" for k in rivals) for n, v in numbers.items())
-    detail = (f"{margins}." if not fails else "Fails at " + "; ".join(fails) + f". All: {margins}.")
-    return Claim("d", CLAIM_NAMES["d"], "With base-only flow, the Ising AMM has the highest per-market loss "
-                 "of every maker except the true oracle at every n", not fails, numbers, detail)
+    """(d): highest per-market loss of every maker but the true oracle, with base-only flow."""
+    ns = ", ".join(map(str, per_n))
+    return _ranking_claim("d", "With base-only flow, the Ising AMM has the highest per-market loss of every "
+                          f"maker except the true oracle at every n ({ns})",
+                          {f"n = {n}": v for n, v in per_n.items()}, _NOT_TRUE, lowest=False)
 
 
 # ----------------------------------------------------------------------------- 4. noise
@@ -570,26 +570,11 @@ def noise(**knobs: Any) -> ExperimentResult:
 
 
 def _noise_claim(per: dict[float, dict[str, np.ndarray]]) -> Claim:
-    levels = [phi for phi in per if phi <= 0.3 + 1e-12]
-    rivals = [k for k in (*MAKERS, *VARIANTS) if k not in ORACLES and k != "ising_amm"]
-    numbers: dict[str, Any] = {}
-    fails = []
-    for phi in levels:
-        runs = per[phi]
-        ising = float(runs["ising_amm"].mean())
-        numbers[f"{phi:g}"] = {"ising_amm": ising, **{k: float(runs[k].mean()) for k in rivals},
-                               **_paired(runs["ising_amm"], runs["independent_lmsr"])}
-        for k in rivals:
-            if not ising < float(runs[k].mean()):
-                fails.append(f"φ = {phi:g}: {LABELS[k]} {_fmt(float(runs[k].mean()))} ≤ Ising {_fmt(ising)}")
-    margins = "; ".join(f"φ = {p}: Ising {_fmt(v['ising_amm'])}, " + ", ".join(f"{k} {_fmt(v[k])}" for k in rivals)
-                        for p, v in numbers.items())
-    detail = (f"{margins}." if not fails else "Fails at " + "; ".join(fails) + f". All: {margins}.")
-    if not levels:
-        detail = "No noise level ≤ 0.3 was run."
-    return Claim("f", CLAIM_NAMES["f"], "The Ising AMM has the lowest per-market loss of the "
-                 "non-oracle makers (independent LMSR, and its product variant) at every φ ≤ 0.3",
-                 bool(levels) and not fails, numbers, detail)
+    """(f): lowest per-market loss of the non-oracle makers at every φ ≤ 0.3."""
+    rivals = [k for k in ALL_MAKERS if k not in ORACLES and k != "ising_amm"]
+    groups = {f"φ = {phi:g}": v for phi, v in per.items() if phi <= 0.3 + 1e-12}
+    return _ranking_claim("f", "The Ising AMM has the lowest per-market loss of the non-oracle makers "
+                          "(independent LMSR and its product variant) at every φ ≤ 0.3", groups, rivals, lowest=True)
 
 
 def _columns(table: pd.DataFrame, name: str) -> pd.DataFrame:

@@ -24,6 +24,9 @@ from functools import lru_cache
 import numpy as np
 from scipy.special import ndtr
 
+# Composite 8-point Gauss–Legendre nodes on [−9, 9] with normal-density weights, shared with the copula.
+from models.pricing.baselines import _factor_nodes
+
 _CHUNK = 1 << 21  # floats per quadrature block (16 MB)
 
 
@@ -35,14 +38,8 @@ def factor_rule(rho: float) -> tuple[np.ndarray, np.ndarray]:
     if rho == 0.0:
         nodes, weights = np.zeros(1), np.ones(1)
     else:
-        panels = 12 * max(1, math.ceil(math.sqrt(rho / (1.0 - rho))))
-        x, w = np.polynomial.legendre.leggauss(8)
-        edges = np.linspace(-9.0, 9.0, panels + 1)
-        half = 0.5 * np.diff(edges)
-        mid = 0.5 * (edges[:-1] + edges[1:])
-        nodes = (mid[:, None] + half[:, None] * x[None, :]).ravel()
-        weights = (half[:, None] * w[None, :]).ravel() * np.exp(-0.5 * nodes**2) / math.sqrt(2.0 * math.pi)
-        weights = weights / weights.sum()
+        nodes, weights = _factor_nodes(12 * max(1, math.ceil(math.sqrt(rho / (1.0 - rho)))))
+        nodes, weights = nodes.copy(), weights / weights.sum()
     nodes.setflags(write=False)
     weights.setflags(write=False)
     return nodes, weights

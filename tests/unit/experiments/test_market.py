@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.special import expit, logit, ndtr
 
-from models.experiments.market import DEFAULT_HORIZON, MarketConfig, MarketRun, contract_of, prior_price
+from models.experiments.market import DEFAULT_HORIZON, MarketConfig, MarketRun
 from models.pricing.baselines import bivariate_normal_cdf
 
 
@@ -47,8 +47,6 @@ def test_contract_sets() -> None:
     assert sorted(masks.tolist()) == list(range(1, 16))
     base = MarketConfig(n=4, regime="base-only")
     assert base.masks.tolist() == [1, 2, 4, 8]
-    assert contract_of(0b1010, 4).legs == ((1, True), (3, True))
-    assert prior_price(0b111) == pytest.approx(0.125)
 
 
 def _arrays(run: MarketRun) -> list[np.ndarray]:
