@@ -188,18 +188,35 @@ def _book_summary(url: str) -> dict | None:
 @app.command("experiment")
 def experiment(
     name: Annotated[str, typer.Argument(help="loss-scaling | convergence | parlay-reversal | noise")],
-    full: Annotated[bool, typer.Option("--full", help="paper-like sizes (minutes) instead of quick ones")] = False,
+    full: Annotated[bool, typer.Option("--full", help="paper-like sizes: n = 4…9, 20 runs × 2000 rounds")] = False,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     runs: Annotated[int | None, typer.Option(help="independent runs (default: by mode)")] = None,
     rounds: Annotated[int | None, typer.Option(help="trading rounds per run (default: by mode)")] = None,
     workers: Annotated[int, typer.Option(help="processes for independent runs")] = 1,
+    horizon: Annotated[float | None, typer.Option(
+        help="game time covered by trading, in [0, 1) (default 0.5: the paper's moving truth; 0 = static)")] = None,
+    static: Annotated[bool, typer.Option(
+        "--static", help="static-truth setting (horizon 0: one fixed law; not the paper's setting)")] = False,
+    rho: Annotated[float, typer.Option(help="pairwise correlation of the scores")] = 0.5,
+    noise: Annotated[str | None, typer.Option(
+        help="noise-trader fraction φ (default 0); for 'noise', a comma-separated grid")] = None,
+    n_min: Annotated[int | None, typer.Option("--n-min", help="smallest n (default: 4)")] = None,
+    n_max: Annotated[int | None, typer.Option(
+        "--n-max", help="largest n (default: 9 full, 6 quick); convergence and noise run n-max")] = None,
+    json_out: Annotated[bool, typer.Option(
+        "--json", help="end with the results as one JSON object (the last stdout line)")] = False,
     out: Annotated[Path | None, typer.Option(help="folder for the table (CSV) and plot (PNG)")] = None,
     save: Annotated[bool, typer.Option(help="also store the run in Postgres (schema evaluation)")] = False,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Run one of the paper's synthetic experiments: print its table, write CSV + PNG."""
+    """Run one of the paper's synthetic experiments: print its table and the paper's claims checked on it,
+    write CSV + PNG."""
     import time
 
+    # The experiments' matrices are small: extra BLAS threads only contend for the cores (set before numpy
+    # is first imported; an explicit setting wins).
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     import pandas as pd
 
     from models.experiments.runner import DISPLAY_COLUMNS, EXPERIMENTS, run_experiment
@@ -207,9 +224,26 @@ def experiment(
 
     if name not in EXPERIMENTS:
         fail(f"unknown experiment {name!r}: choose one of {', '.join(sorted(EXPERIMENTS))}")
-    err(f"[parlay] experiment {name} ({'full' if full else 'quick'}, seed {seed}) …")
+    if static and horizon not in (None, 0.0):
+        fail(f"--static means horizon 0; drop --horizon {horizon} or --static")
+    try:
+        phis = [float(v) for v in noise.split(",")] if noise else []
+    except ValueError:
+        fail(f"--noise takes a number (or, for 'noise', comma-separated numbers), got {noise!r}")
+    if name != "noise" and len(phis) > 1:
+        fail(f"--noise takes one fraction for {name}; a grid only for the noise experiment")
+    knobs = {"quick": not full, "seed": seed, "runs": runs, "rounds": rounds, "workers": workers,
+             "horizon": 0.0 if static else horizon, "rho": rho, "n_min": n_min, "n_max": n_max}
+    if name == "noise":
+        knobs["noises"] = phis or None
+    else:
+        knobs["noise"] = phis[0] if phis else 0.0
+    err(f"[parlay] experiment {name} ({'full' if full else 'quick'}, seed {seed}, workers {workers}) …")
     start = time.perf_counter()
-    result = run_experiment(name, quick=not full, seed=seed, runs=runs, rounds=rounds, workers=workers)
+    try:
+        result = run_experiment(name, **knobs)
+    except ValueError as exc:
+        fail(str(exc))
     seconds = time.perf_counter() - start
     folder = out or (config.data_dir() / "experiments")
     folder.mkdir(parents=True, exist_ok=True)
@@ -217,12 +251,17 @@ def experiment(
     result.table.to_csv(csv_path, index=False)
     png_path.write_bytes(result.figure_png)
     cfg = result.config
+    shown = result.table[DISPLAY_COLUMNS[name]].copy()
+    for col in [c for c in shown.columns if c.endswith("_se")]:
+        shown[col] = 2.0 * shown[col]
+        shown = shown.rename(columns={col: f"±2se({col[:-3]})"})
     with pd.option_context("display.width", 250, "display.max_columns", 40, "display.max_rows", 500,
                            "display.float_format", lambda v: f"{v:.4g}"):
-        err(f"=== {name} ({cfg['mode']}, {cfg['runs']} runs × {cfg['rounds']} rounds, seed {seed}, "
-            f"{seconds:.1f} s) ===")
-        err(result.table[DISPLAY_COLUMNS[name]].to_string(index=False))
-    err(result.notes)
+        print(f"=== {name} ({cfg['mode']}, {cfg['runs']} runs × {cfg['rounds']} rounds, seed {seed}, "
+              f"{seconds:.1f} s) — {cfg['setting']} ===")
+        print(shown.to_string(index=False))
+    print(result.notes, flush=True)
+    err(f"[parlay] table {csv_path}, plot {png_path}")
     run_id = None
     if save:
         from parlay.db.connection import connect
@@ -231,10 +270,11 @@ def experiment(
 
         with connect(database_url) as conn:
             migrate(conn)
-            run_id = save_result(conn, config.storage_url(), result, seconds)
-    print(json.dumps({"experiment": name, "mode": cfg["mode"], "seed": seed, "runs": cfg["runs"],
-                      "rounds": cfg["rounds"], "seconds": round(seconds, 1), "checks": result.checks,
-                      "table": str(csv_path), "plot": str(png_path), "run_id": run_id}), flush=True)
+            run_id = save_result(conn, config.storage_url(), result, seconds).run_id
+    if json_out:
+        payload = {**result.payload, "seconds": round(seconds, 1), "workers": workers, "csv": str(csv_path),
+                   "png": str(png_path), "run_id": run_id}
+        print(json.dumps(payload, allow_nan=False), flush=True)
 
 
 # ----------------------------------------------------------------------------- ui

@@ -1,35 +1,98 @@
-"""The paper's synthetic experiments as assets (group ``evaluation``): a table in Postgres
-(``evaluation.experiment_runs`` / ``experiment_rows``) and a PNG plot in object storage, shown in the
-Dagster UI as metadata. Quick sizes run with every main job; ``parlay experiment NAME --full`` runs the
-paper-like sizes."""
+"""The paper's synthetic experiments as assets (group ``evaluation``), in the paper's setting (moving truth).
 
+Each asset runs one experiment (quick sizes unless configured ``full``), stores its table in Postgres
+(``evaluation.experiment_runs`` / ``experiment_rows``) and its CSV + PNG in object storage, and shows the
+table (with a schema), the plot, the market makers' definitions and the claims as metadata. The paper's
+claims that the experiment checks are asset checks with WARN severity (never blocking): a claim that does
+not hold in the output is reported as failing, with its numbers. ``parlay experiment NAME --full`` runs the
+paper-like sizes from the command line.
+"""
+
+import math
 import time
 
 import dagster as dg
+import pandas as pd
 from pydantic import Field
 
 from dagster_project.plots import png_markdown
 from dagster_project.resources import LakeResource, WarehouseResource
-from models.experiments.runner import DISPLAY_COLUMNS, EXPERIMENTS, run_experiment
+from models.experiments.runner import (
+    CLAIM_NAMES,
+    DISPLAY_COLUMNS,
+    EXPERIMENT_CLAIMS,
+    EXPERIMENTS,
+    ExperimentResult,
+    json_safe,
+    run_experiment,
+)
 from parlay.evaluation_store import save_result
 
 GROUP = "evaluation"
 
 
 class ExperimentConfig(dg.Config):
-    full: bool = Field(default=False, description="paper-like sizes (minutes) instead of the quick ones")
+    full: bool = Field(default=False, description="paper-like sizes (n = 4…9, 20 runs × 2000 rounds) instead of quick")
     seed: int = 0
     runs: int | None = None
     rounds: int | None = None
     workers: int = 1
+    horizon: float | None = Field(default=None, description="game time covered by trading (unset: 0.5; 0 = static)")
+    rho: float = 0.5
+
+
+def check_name(key: str) -> str:
+    return f"claim_{key}_{CLAIM_NAMES[key]}"
+
+
+def _cell(value: object) -> object:
+    if hasattr(value, "item"):
+        value = value.item()  # numpy scalars
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def table_metadata(frame: pd.DataFrame) -> dg.MetadataValue:
+    """A DataFrame as a Dagster table with a schema (column types from the dtypes)."""
+    def kind(dtype: object) -> str:
+        if pd.api.types.is_bool_dtype(dtype):
+            return "bool"
+        if pd.api.types.is_integer_dtype(dtype):
+            return "int"
+        if pd.api.types.is_float_dtype(dtype):
+            return "float"
+        return "string"
+
+    schema = dg.TableSchema(columns=[dg.TableColumn(str(c), kind(frame[c].dtype)) for c in frame.columns])
+    records = [dg.TableRecord({str(k): _cell(v) for k, v in rec.items()}) for rec in frame.to_dict(orient="records")]
+    return dg.MetadataValue.table(records=records, schema=schema)
+
+
+def claim_results(result: ExperimentResult) -> list[dg.AssetCheckResult]:
+    """One WARN-severity check result per claim the experiment evaluates."""
+    return [
+        dg.AssetCheckResult(
+            check_name=check_name(c.key), passed=bool(c.holds), severity=dg.AssetCheckSeverity.WARN,
+            description=c.detail,
+            metadata={"statement": c.statement, "holds": bool(c.holds), "detail": dg.MetadataValue.md(c.detail),
+                      "numbers": dg.MetadataValue.json(json_safe(c.numbers))},
+        )
+        for c in result.claims
+    ]
 
 
 def _asset(name: str) -> dg.AssetsDefinition:
+    key = dg.AssetKey(["evaluation", name.replace("-", "_")])
+
     @dg.asset(
-        key=dg.AssetKey(["evaluation", name.replace("-", "_")]),
+        key=key,
         group_name=GROUP,
-        description=f"Synthetic experiment '{name}' (ParlayMarket paper): table + plot; seeds and run counts "
-                    "in the metadata.",
+        description=f"Synthetic experiment '{name}' (ParlayMarket paper) in the paper's setting: table, plot, "
+                    "claims as WARN checks; seeds and run counts in the metadata.",
+        check_specs=[dg.AssetCheckSpec(check_name(k), asset=key, blocking=False,
+                                       description=f"claim ({k}) of the paper, computed on this experiment's output")
+                     for k in EXPERIMENT_CLAIMS[name]],
     )
     def _experiment(
         context: dg.AssetExecutionContext, config: ExperimentConfig, warehouse: WarehouseResource,
@@ -37,26 +100,36 @@ def _asset(name: str) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         start = time.perf_counter()
         result = run_experiment(name, quick=not config.full, seed=config.seed, runs=config.runs,
-                                rounds=config.rounds, workers=config.workers)
+                                rounds=config.rounds, workers=config.workers, horizon=config.horizon,
+                                rho=config.rho)
         seconds = time.perf_counter() - start
         with warehouse.connection() as conn:
-            run_id = save_result(conn, lake.url(), result, seconds)
+            stored = save_result(conn, lake.url(), result, seconds)
         cfg = result.config
-        shown = result.table[DISPLAY_COLUMNS[name]]
-        context.log.info(f"{name}: {cfg['runs']} runs × {cfg['rounds']} rounds in {seconds:.1f} s")
+        context.log.info(f"{name}: {cfg['runs']} runs × {cfg['rounds']} rounds in {seconds:.1f} s; "
+                         + ", ".join(f"({c.key}) {'holds' if c.holds else 'does not hold'}" for c in result.claims))
+        claims_md = "\n".join(f"- {c.line()}" for c in result.claims)
+        definitions = "\n".join(f"- **{k}**: {v}" for k, v in result.payload["definitions"].items())
         return dg.MaterializeResult(
             metadata={
-                "run_id": run_id,
+                "run_id": stored.run_id,
                 "mode": cfg["mode"],
-                "seed": cfg.get("seed", config.seed),
+                "setting": cfg["setting"],
+                "seed": cfg["seed"],
                 "runs": cfg["runs"],
                 "rounds": cfg["rounds"],
+                "horizon": cfg["horizon"],
+                "rho": cfg["rho"],
                 "seconds": round(seconds, 1),
-                "checks": dg.MetadataValue.json({k: bool(v) for k, v in result.checks.items()}),
-                "table": dg.MetadataValue.md(shown.to_markdown(index=False, floatfmt=".4g")),
+                "dagster/row_count": len(result.table),
+                "table": table_metadata(result.table[DISPLAY_COLUMNS[name]]),
                 "plot": png_markdown(result.figure_png, name),
-                "notes": dg.MetadataValue.md(result.notes),
-            }
+                "claims": dg.MetadataValue.md(claims_md),
+                "definitions": dg.MetadataValue.md(definitions + "\n\n" + result.payload["per_market_loss_definition"]),
+                "csv": dg.MetadataValue.path(stored.table_url),
+                "png": dg.MetadataValue.path(stored.plot_url),
+            },
+            check_results=claim_results(result),
         )
 
     return _experiment

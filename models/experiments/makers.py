@@ -1,263 +1,258 @@
-"""The market makers compared in the synthetic experiments, behind one small interface.
+"""The market makers of the synthetic experiments, as the paper defines them, batched over runs.
 
 Every market maker posts a YES price for each contract of the regime and runs one LMSR book per contract
-(liquidity b). A trader moves the traded contract's book from the posted price to the trader's target
-(a real trade); what happens next is what distinguishes the market makers:
+(liquidity b). Each round a trader moves the drawn contract's book from the posted price p to the trader's
+target q (a real trade); what happens next distinguishes the market makers (one line each, :data:`DEFINITIONS`):
 
-* ``ising`` — the Ising AMM: :class:`models.pricing.OnlineLearner` in the full-AMM setting (the signal is
-  the target price) takes one SGD step, and every book is re-posted at the new model's price (shadow
-  trades). Prior: every asset at 0.5, couplings zero.
-* ``independent`` — :class:`models.pricing.baselines.IndependentLMSR`: the traded book stays where the
-  trader left it; nothing else moves. Its books open at 0.5 (``"half"``: a fresh LMSR with no inventory,
-  the default) or at the common prior 0.5^k of a k-leg contract (``"prior"``).
-* ``pairwise_oracle`` — :class:`models.pricing.baselines.PairwiseOracle` fitted to the true singleton and
-  pairwise moments of the current law (the best the pairwise family can do); prices never react to flow.
-* ``gaussian_oracle`` — the true dependence (the Gaussian copula of the scores, correlation ρ) on the
-  marginals of its own base-market books: a singleton book stays where its last trader left it, and parlays
-  are priced by the copula on those marginals. It never learns dependence from parlay flow.
-* ``true_oracle`` — posts the exact conditional probability of every contract.
+* ``true_oracle`` — knows the law at every instant: posts the exact conditional probability of every
+  contract given the current scores.
+* ``ising_amm`` — the Ising AMM: a pairwise Ising belief starting at the prior h = 0, J = 0 (every leg at 0.5,
+  legs independent: a k-leg contract at 0.5^k); it learns online — one exact SGD step of the cross-entropy
+  per trade (:class:`models.experiments.exact_ising.IsingLearner`) — and re-posts every book at the new
+  model price (shadow trades).
+* ``independent_lmsr`` — one LMSR book per contract, no learning across contracts: a book only moves by its
+  own trades. Every book opens at the Ising prior's price for its contract (the same prior information as
+  the Ising AMM). This is the headline reading of "independent LMSR per contract".
+* ``independent_product`` — the other reading, reported as a labeled variant: LMSR books on the n base
+  markets (opened at the Ising prior's 0.5), every parlay priced as the product of the live base prices; a
+  parlay trade moves nothing (its book is re-posted at the product).
+* ``pairwise_oracle`` — an Ising model fitted once, at round 0, to the true singleton and pairwise moments
+  (:class:`models.pricing.baselines.PairwiseOracle`: the I-projection of the round-0 law); never updated.
+* ``gaussian_oracle`` — the true Gaussian copula with its round-0 parameters (tip-off marginals, correlation
+  ρ): the round-0 exact law; never updated. In the static-truth setting it coincides with the true oracle.
 
-The model-based market makers start from the common prior "legs independent at 0.5" (a k-leg contract at
-0.5^k). Posted prices never depend on b, so every loss is exactly proportional to b.
+Interface: ``trade(t, k, q)`` — contract index ``k`` (B,) into ``config.masks`` and target ``q`` (B,) for
+the B runs of the batch at round t; returns the price each run's maker posted before the trade, and lets
+the maker react. ``prices(t)`` — every contract's posted price (B, K) before round t's trade (``t =
+rounds``: after the last trade).
 
-Accounting is lazy but exact: a market maker's real trade on contract m only depends on the price its
-book shows at that moment, which is the price it posts then (shadow trades keep books at the posted
-prices). :mod:`models.experiments.simulation` therefore records (posted price, target) per round and
-settles the real trades in closed form; re-posting every book after every round would change no real
-trade (tests check this against the learner's own books).
+Accounting is lazy but exact: a real trade on contract m only depends on the price its book shows at that
+moment, which is the price the maker posts then (shadow trades keep books at the posted prices), so
+:mod:`models.experiments.simulation` records (posted price, target) per round and settles in closed form.
+Posted prices never depend on b, so every loss is exactly proportional to b.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 
-from models.experiments.market import MarketRun, contract_of
-from models.pricing.baselines import (
-    GaussianCopula,
-    IndependentLMSR,
-    PairwiseOracle,
-    all_yes_probabilities,
-)
-from models.pricing.exact import probability_table
-from models.pricing.ising import IsingModel
-from models.pricing.learning import Contract, LearnerConfig, OnlineLearner
+from models.experiments.exact_ising import IsingLearner, StateSpace, probability_tables
+from models.experiments.market import MarketRun
+from models.pricing.baselines import PairwiseOracle, all_yes_probabilities
 
-IndependentOpening = Literal["half", "prior"]
-MakerName = Literal["ising", "independent", "pairwise_oracle", "gaussian_oracle", "true_oracle"]
-MAKERS: tuple[MakerName, ...] = ("ising", "independent", "pairwise_oracle", "gaussian_oracle", "true_oracle")
-ORACLES: frozenset[str] = frozenset({"pairwise_oracle", "gaussian_oracle", "true_oracle"})
+MAKERS: tuple[str, ...] = ("true_oracle", "ising_amm", "independent_lmsr", "pairwise_oracle", "gaussian_oracle")
+VARIANTS: tuple[str, ...] = ("independent_product",)
+ALL_MAKERS: tuple[str, ...] = (*MAKERS, *VARIANTS)
+ORACLES: frozenset[str] = frozenset({"true_oracle", "pairwise_oracle", "gaussian_oracle"})
 LABELS: dict[str, str] = {
-    "ising": "Ising AMM",
-    "independent": "Independent LMSR",
+    "true_oracle": "True oracle",
+    "ising_amm": "Ising AMM",
+    "independent_lmsr": "Independent LMSR",
     "pairwise_oracle": "Pairwise oracle",
     "gaussian_oracle": "Gaussian oracle",
-    "true_oracle": "True oracle",
+    "independent_product": "Independent LMSR (product variant)",
+}
+DEFINITIONS: dict[str, str] = {
+    "true_oracle": "knows the law at every instant: posts the exact conditional probability of every contract "
+                   "given the current scores.",
+    "ising_amm": "pairwise Ising belief from the prior h = 0, J = 0 (k-leg contract at 0.5^k); one exact SGD "
+                 "step of the cross-entropy per trade; every book re-posted at the new model price (shadow "
+                 "trades).",
+    "independent_lmsr": "one LMSR book per contract, opened at the Ising prior's price, moved only by its own "
+                        "trades (no learning across contracts). Headline reading.",
+    "pairwise_oracle": "Ising model fitted once at round 0 to the true singleton and pairwise moments "
+                       "(I-projection); never updated.",
+    "gaussian_oracle": "the true Gaussian copula with its round-0 parameters (tip-off marginals, ρ), i.e. the "
+                       "round-0 exact law; never updated.",
+    "independent_product": "variant reading: LMSR books on the base markets (opened at the Ising prior), each "
+                           "parlay priced as the product of the live base prices; parlay trades move nothing.",
 }
 
 
 @dataclass(frozen=True)
 class IsingSettings:
-    """Learner settings of the Ising AMM (see :class:`models.pricing.LearnerConfig`)."""
+    """Learner settings of the Ising AMM: step sizes for fields (η_h) and couplings (η_J), coupling box."""
 
     eta_h: float = 1.0
     eta_J: float = 1.0
-    parlay_couplings: Literal["legs", "all"] = "legs"
     max_abs_J: float | None = 10.0
 
 
 class MarketMaker(Protocol):
-    """Contracts are addressed by their index k into ``config.masks``."""
+    key: str
 
-    name: str
-
-    def set_round(self, t: int) -> None:
-        """Called at the start of round t (oracles that know the current law move to it)."""
-
-    def price(self, k: int) -> float:
-        """The YES price posted for contract k now."""
+    def trade(self, t: int, k: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """Posted prices (B,) of the traded contracts before round t's trade; the maker then reacts."""
         ...
 
-    def observe(self, k: int, target: float) -> None:
-        """A trader moved contract k's book to ``target``."""
-
-    def prices(self) -> np.ndarray:
-        """The posted YES price of every contract (aligned with ``config.masks``)."""
+    def prices(self, t: int) -> np.ndarray:
+        """Every contract's posted price (B, K) before round t's trade."""
         ...
 
 
-def _contracts(market: MarketRun) -> list[Contract]:
-    n = market.config.n
-    return [contract_of(int(m), n) for m in market.config.masks]
+@dataclass(frozen=True, eq=False)
+class Batch:
+    """B market runs of one configuration, traded together (their arrays stacked by run)."""
+
+    markets: tuple[MarketRun, ...]
+    space: StateSpace
+
+    @classmethod
+    def of(cls, markets: Sequence[MarketRun]) -> Batch:
+        cfg = markets[0].config
+        if any(m.config != cfg for m in markets):
+            raise ValueError("a batch holds runs of one market configuration")
+        return cls(tuple(markets), StateSpace.build(cfg.n, cfg.masks))
+
+    @property
+    def size(self) -> int:
+        return len(self.markets)
 
 
-class IsingMaker:
-    name = "ising"
-
-    def __init__(self, market: MarketRun, settings: IsingSettings) -> None:
-        cfg = market.config
-        self._masks = cfg.masks
-        self._contracts = _contracts(market)
-        config = LearnerConfig(eta_h=settings.eta_h, eta_J=settings.eta_J,
-                               parlay_couplings=settings.parlay_couplings, max_abs_J=settings.max_abs_J,
-                               target_eps=cfg.eps, lmsr_b=cfg.b, setting="amm", method="exact")
-        self.learner = OnlineLearner(IsingModel(np.zeros(cfg.n), np.zeros((cfg.n, cfg.n))), config)
-
-    def set_round(self, t: int) -> None:
-        return None
-
-    def price(self, k: int) -> float:
-        return self.learner.price(self._contracts[k])
-
-    def observe(self, k: int, target: float) -> None:
-        self.learner.observe(self._contracts[k], target, trade=False)
-
-    def prices(self) -> np.ndarray:
-        model = self.learner.model
-        return all_yes_probabilities(probability_table(model.h, model.J))[self._masks]
+def ising_prior_prices(space: StateSpace) -> np.ndarray:
+    """The Ising AMM's opening price of every contract (its prior θ = 0), (K,)."""
+    return (probability_tables(np.zeros((1, space.dim)), space) @ space.payoff)[0]
 
 
-class IndependentMaker:
-    name = "independent"
+class IsingAMM:
+    key = "ising_amm"
 
-    def __init__(self, market: MarketRun, opening: IndependentOpening = "half") -> None:
-        cfg = market.config
-        self._contracts = _contracts(market)
-        if opening == "half":
-            self.books = IndependentLMSR(cfg.b, prior=0.5, eps=cfg.eps)
-        elif opening == "prior":
-            self.books = IndependentLMSR(cfg.b, prior=lambda c: 0.5 ** len(c.legs), eps=cfg.eps)
-        else:
-            raise ValueError(f"independent books open at 'half' or 'prior', got {opening!r}")
+    def __init__(self, batch: Batch, settings: IsingSettings) -> None:
+        self.learner = IsingLearner(batch.space, batch.size, eta_h=settings.eta_h, eta_J=settings.eta_J,
+                                    max_abs_J=settings.max_abs_J)
 
-    def set_round(self, t: int) -> None:
-        return None
+    def trade(self, t: int, k: np.ndarray, q: np.ndarray) -> np.ndarray:
+        return self.learner.step(k, q)
 
-    def price(self, k: int) -> float:
-        return self.books.price(self._contracts[k])
-
-    def observe(self, k: int, target: float) -> None:
-        self.books.trade(self._contracts[k], target)
-
-    def prices(self) -> np.ndarray:
-        return np.array([self.books.price(c) for c in self._contracts])
+    def prices(self, t: int) -> np.ndarray:
+        return self.learner.prices()
 
 
-class PairwiseOracleMaker:
-    name = "pairwise_oracle"
+class IndependentLMSR:
+    key = "independent_lmsr"
 
-    def __init__(self, market: MarketRun) -> None:
-        self._market = market
-        self._masks = market.config.masks
-        self._round: int | None = None
-        self.oracle: PairwiseOracle | None = None
-        self._prices = np.zeros(self._masks.size)
-        self.set_round(0)
+    def __init__(self, batch: Batch) -> None:
+        self.books = np.tile(ising_prior_prices(batch.space), (batch.size, 1))
+        self._rows = np.arange(batch.size)
 
-    def set_round(self, t: int) -> None:
-        if self._round is not None and (self._market.config.horizon == 0.0 or t == self._round):
-            return
-        oracle, _ = self._market.truth(t)
-        start = self.oracle.model if self.oracle is not None else None
-        self.oracle = PairwiseOracle.from_table(oracle.table(), start=start)
-        self._prices = all_yes_probabilities(self.oracle.table())[self._masks]
-        self._round = t
+    def trade(self, t: int, k: np.ndarray, q: np.ndarray) -> np.ndarray:
+        posted = self.books[self._rows, k].copy()
+        self.books[self._rows, k] = q
+        return posted
 
-    def price(self, k: int) -> float:
-        return float(self._prices[k])
+    def prices(self, t: int) -> np.ndarray:
+        return self.books.copy()
 
-    def observe(self, k: int, target: float) -> None:
-        return None
 
-    def prices(self) -> np.ndarray:
+class IndependentProduct:
+    key = "independent_product"
+
+    def __init__(self, batch: Batch) -> None:
+        sp = batch.space
+        prior = ising_prior_prices(sp)
+        single = sp.legs.sum(axis=1) == 1
+        base = np.full(sp.n, 0.5)
+        base[np.argmax(sp.legs[single], axis=1)] = prior[single]
+        self.base = np.tile(base, (batch.size, 1))
+        self._legs = sp.legs.astype(np.float64)
+        self._single_leg = np.where(single, np.argmax(sp.legs, axis=1), -1)
+        self._rows = np.arange(batch.size)
+
+    def _price(self, k: np.ndarray) -> np.ndarray:
+        return np.exp(np.sum(np.log(self.base) * self._legs[k], axis=1))
+
+    def trade(self, t: int, k: np.ndarray, q: np.ndarray) -> np.ndarray:
+        posted = self._price(k)
+        leg = self._single_leg[k]
+        hit = leg >= 0
+        self.base[self._rows[hit], leg[hit]] = q[hit]
+        return posted
+
+    def prices(self, t: int) -> np.ndarray:
+        return np.exp(np.log(self.base) @ self._legs.T)
+
+
+class FixedPrices:
+    """A market maker whose prices are fixed at the start (the pairwise and Gaussian oracles)."""
+
+    def __init__(self, key: str, prices: np.ndarray) -> None:
+        self.key = key
+        self._prices = np.array(prices, dtype=np.float64)
+        self._prices.setflags(write=False)
+        self._rows = np.arange(self._prices.shape[0])
+
+    def trade(self, t: int, k: np.ndarray, q: np.ndarray) -> np.ndarray:
+        return self._prices[self._rows, k].copy()
+
+    def prices(self, t: int) -> np.ndarray:
         return self._prices.copy()
 
 
-class GaussianOracleMaker:
-    name = "gaussian_oracle"
-
-    def __init__(self, market: MarketRun) -> None:
-        cfg = market.config
-        self._masks = cfg.masks
-        self._eps = cfg.eps
-        self._legs = [dict(c.legs) for c in _contracts(market)]
-        self.copula = GaussianCopula.equicorrelated(cfg.n, cfg.rho)
-        self.marginals = np.full(cfg.n, 0.5)
-        self._cache: dict[int, float] = {}
-
-    def set_round(self, t: int) -> None:
-        return None
-
-    def price(self, k: int) -> float:
-        hit = self._cache.get(k)
-        if hit is None:
-            hit = self._cache[k] = self.copula.joint_probability(self.marginals, self._legs[k])
-        return hit
-
-    def observe(self, k: int, target: float) -> None:
-        mask = int(self._masks[k])
-        if mask.bit_count() == 1:
-            self.marginals[mask.bit_length() - 1] = min(max(float(target), self._eps), 1.0 - self._eps)
-            self._cache.clear()
-
-    def prices(self) -> np.ndarray:
-        return all_yes_probabilities(self.copula.table(self.marginals))[self._masks]
+def pairwise_oracle(batch: Batch) -> FixedPrices:
+    """Fitted once to the true pairwise moments of each run's round-0 law."""
+    masks = batch.space.masks
+    rows = [all_yes_probabilities(PairwiseOracle.from_table(m.truth_table(0)).table())[masks]
+            for m in batch.markets]
+    return FixedPrices("pairwise_oracle", np.array(rows))
 
 
-class TrueOracleMaker:
-    name = "true_oracle"
-
-    def __init__(self, market: MarketRun) -> None:
-        self._market = market
-        self._t = 0
-
-    def set_round(self, t: int) -> None:
-        self._t = t
-
-    def price(self, k: int) -> float:
-        return float(self._market.truth(self._t)[1][k])
-
-    def observe(self, k: int, target: float) -> None:
-        return None
-
-    def prices(self) -> np.ndarray:
-        return np.array(self._market.truth(self._t)[1])
+def gaussian_oracle(batch: Batch) -> FixedPrices:
+    """The round-0 exact law (true copula, round-0 parameters) of each run."""
+    return FixedPrices("gaussian_oracle", np.array([m.truth_prices(np.array([0]))[0] for m in batch.markets]))
 
 
-def build_maker(
-    name: str,
-    market: MarketRun,
-    ising: IsingSettings | None = None,
-    independent_open: IndependentOpening = "half",
-) -> MarketMaker:
-    """A fresh market maker ``name`` for one market run."""
-    if name == "ising":
-        return IsingMaker(market, ising or IsingSettings())
-    if name == "independent":
-        return IndependentMaker(market, independent_open)
-    if name == "pairwise_oracle":
-        return PairwiseOracleMaker(market)
-    if name == "gaussian_oracle":
-        return GaussianOracleMaker(market)
-    if name == "true_oracle":
-        return TrueOracleMaker(market)
-    raise ValueError(f"unknown market maker {name!r}; use one of {MAKERS}")
+class TrueOracle:
+    key = "true_oracle"
+
+    def __init__(self, batch: Batch) -> None:
+        self._batch = batch
+        self._drawn = np.array([m.drawn_truth for m in batch.markets])
+
+    def trade(self, t: int, k: np.ndarray, q: np.ndarray) -> np.ndarray:
+        return self._drawn[:, t].copy()
+
+    def prices(self, t: int) -> np.ndarray:
+        return np.array([m.truth_prices(np.array([t]))[0] for m in self._batch.markets])
+
+
+def build_maker(key: str, batch: Batch, ising: IsingSettings | None = None) -> MarketMaker:
+    """A fresh market maker ``key`` for the runs of ``batch``."""
+    if key == "true_oracle":
+        return TrueOracle(batch)
+    if key == "ising_amm":
+        return IsingAMM(batch, ising or IsingSettings())
+    if key == "independent_lmsr":
+        return IndependentLMSR(batch)
+    if key == "independent_product":
+        return IndependentProduct(batch)
+    if key == "pairwise_oracle":
+        return pairwise_oracle(batch)
+    if key == "gaussian_oracle":
+        return gaussian_oracle(batch)
+    raise ValueError(f"unknown market maker {key!r}; use one of {ALL_MAKERS}")
 
 
 __all__ = [
+    "ALL_MAKERS",
+    "DEFINITIONS",
     "LABELS",
     "MAKERS",
     "ORACLES",
-    "GaussianOracleMaker",
-    "IndependentMaker",
-    "IndependentOpening",
-    "IsingMaker",
+    "VARIANTS",
+    "Batch",
+    "FixedPrices",
+    "IndependentLMSR",
+    "IndependentProduct",
+    "IsingAMM",
     "IsingSettings",
-    "MakerName",
     "MarketMaker",
-    "PairwiseOracleMaker",
-    "TrueOracleMaker",
+    "TrueOracle",
     "build_maker",
+    "gaussian_oracle",
+    "ising_prior_prices",
+    "pairwise_oracle",
 ]

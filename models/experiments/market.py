@@ -13,10 +13,15 @@ contract given the scores so far (:class:`models.pricing.baselines.TrueOracle`: 
 multivariate-normal orthant probability for a parlay); otherwise a noise trader moves it to
 σ(logit π + ``noise_sd``·ε), ε ~ N(0, 1), a noisy version of the same probability π.
 
-Game time of round t is s_t = ``horizon``·t/``rounds``. With ``horizon = 0`` (the default) every round
-happens at tip-off: the truth is one fixed joint law and the learners face a stationary target (the
-setting of the paper's convergence results). With ``horizon > 0`` the scores move while trading goes on
-and the exact conditional probabilities move with them.
+Game time of round t is s_t = ``horizon``·t/``rounds``. The default, ``horizon`` = :data:`DEFAULT_HORIZON`
+(0.5: trading runs through the first half of the game), is the paper's setting: the scores move while
+trading goes on, and the exact conditional probabilities — the informed traders' targets — move with them.
+``horizon = 0`` is the static-truth setting (every round at tip-off: one fixed joint law), kept as an
+option and labeled as such (:attr:`MarketConfig.setting`).
+
+The exact probabilities of every round come vectorized from :mod:`models.experiments.truth`
+(:attr:`MarketRun.drawn_truth`, :meth:`MarketRun.truth_prices`); :meth:`MarketRun.truth` builds the same
+law as a :class:`models.pricing.baselines.TrueOracle` for one round (the reference the tests compare with).
 
 Randomness: everything about run ``run`` of a market with ``n`` assets — thresholds, score path,
 outcomes, contract draws, trader types and noise — comes from one generator seeded by
@@ -26,18 +31,19 @@ two regimes) share thresholds, paths and outcomes: common random numbers across 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
 import numpy as np
 from scipy.special import expit, ndtri
 
+from models.experiments.truth import all_yes_truth, contract_probabilities, outcome_tables
 from models.pricing.baselines import TrueOracle, all_yes_probabilities
-from models.pricing.learning import Contract
 
 Regime = Literal["complete", "base-only"]
 REGIMES: tuple[Regime, ...] = ("complete", "base-only")
+DEFAULT_HORIZON = 0.5
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,7 @@ class MarketConfig:
     noise_sd: float = 1.0
     b: float = 1.0
     marginal_range: tuple[float, float] = (0.25, 0.75)
-    horizon: float = 0.0
+    horizon: float = DEFAULT_HORIZON
     eps: float = 1e-6
 
     def __post_init__(self) -> None:
@@ -78,6 +84,18 @@ class MarketConfig:
             raise ValueError("eps must lie in (0, 0.5)")
 
     @property
+    def static(self) -> bool:
+        """True for the static-truth setting (horizon 0: every round at tip-off)."""
+        return self.horizon == 0.0
+
+    @property
+    def setting(self) -> str:
+        """A label of the truth setting, for every printed table and note."""
+        if self.static:
+            return "static truth (horizon 0: one fixed law, every round at tip-off)"
+        return f"Brownian score process (horizon {self.horizon:g}: the truth moves every round)"
+
+    @property
     def masks(self) -> np.ndarray:
         """Bit masks of the regime's contracts (bit j set = asset j is a leg, on YES)."""
         if self.regime == "complete":
@@ -93,16 +111,6 @@ class MarketConfig:
         c = np.full((self.n, self.n), self.rho)
         np.fill_diagonal(c, 1.0)
         return c
-
-
-def contract_of(mask: int, n: int) -> Contract:
-    """The all-YES contract on the assets of ``mask``."""
-    return Contract(tuple((j, True) for j in range(n) if mask >> j & 1))
-
-
-def prior_price(mask: int, prior: float = 0.5) -> float:
-    """The common opening price of every market maker: legs independent, each at ``prior``."""
-    return float(prior ** int(mask).bit_count())
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,7 +132,6 @@ class MarketRun:
     draws: np.ndarray
     noisy: np.ndarray
     shocks: np.ndarray
-    _truth_cache: dict[int, tuple[TrueOracle, np.ndarray]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def generate(cls, config: MarketConfig, seed: int, run: int) -> MarketRun:
@@ -161,25 +168,43 @@ class MarketRun:
         bits = (self.config.masks[:, None] >> np.arange(self.config.n)) & 1
         return np.all((bits == 0) | self.outcomes[None, :], axis=1)
 
-    def truth(self, t: int) -> tuple[TrueOracle, np.ndarray]:
-        """(the exact conditional law at round t, the exact price of every contract of the regime)."""
-        key = 0 if self.config.horizon == 0.0 else int(t)
-        hit = self._truth_cache.get(key)
-        if hit is None:
-            oracle = TrueOracle.brownian(self.path[key], float(self.times[key]), self.thresholds,
-                                         self.config.cov_rate)
-            prices = all_yes_probabilities(oracle.table())[self.config.masks]
-            prices.setflags(write=False)
-            if self.config.horizon != 0.0:
-                self._truth_cache.clear()
-            hit = self._truth_cache[key] = (oracle, prices)
-        return hit
+    def distances(self, rounds: np.ndarray | int | None = None) -> np.ndarray:
+        """Standardized distances a = (S(s_t) − c)/√(1 − s_t) at ``rounds`` (default: every round), shape
+        (len, n); round index ``rounds = config.rounds`` means after the last trade (the last round's time)."""
+        t = np.arange(self.config.rounds) if rounds is None else np.minimum(
+            np.asarray(rounds, dtype=np.int64), self.config.rounds - 1)
+        return (self.path[t] - self.thresholds) / np.sqrt(1.0 - self.times[t])[..., None]
 
-    def target(self, t: int) -> tuple[float, float]:
-        """(true probability π of round t's contract, the trader's target)."""
-        pi = float(self.truth(t)[1][self.draws[t]])
-        if not self.noisy[t]:
-            return pi, pi
+    @cached_property
+    def drawn_truth(self) -> np.ndarray:
+        """π_t: the exact conditional probability of round t's contract given the scores at s_t."""
+        masks = self.config.masks[self.draws]
+        out = contract_probabilities(self.distances(), masks, self.config.rho)
+        out.setflags(write=False)
+        return out
+
+    @cached_property
+    def targets(self) -> np.ndarray:
+        """q_t: the trader's target of round t, clipped into [eps, 1 − eps] — π_t for an informed trader,
+        σ(logit π_t + noise_sd·ε_t) for a noise trader."""
         eps = self.config.eps
-        z = np.log(max(pi, eps)) - np.log(max(1.0 - pi, eps))
-        return pi, float(expit(z + self.config.noise_sd * self.shocks[t]))
+        pi = self.drawn_truth
+        z = np.log(np.maximum(pi, eps)) - np.log(np.maximum(1.0 - pi, eps))
+        q = np.where(self.noisy, expit(z + self.config.noise_sd * self.shocks), pi)
+        out = np.clip(q, eps, 1.0 - eps)
+        out.setflags(write=False)
+        return out
+
+    def truth_prices(self, rounds: np.ndarray) -> np.ndarray:
+        """The exact price of every contract of the regime at ``rounds``: (len, K)."""
+        return all_yes_truth(self.distances(rounds), self.config.rho)[..., self.config.masks]
+
+    def truth_table(self, t: int = 0) -> np.ndarray:
+        """The exact outcome table (2ⁿ, index Σ_j x_j 2ʲ) at round t."""
+        return outcome_tables(self.distances(np.array([t])), self.config.rho)[0]
+
+    def truth(self, t: int) -> tuple[TrueOracle, np.ndarray]:
+        """(the exact conditional law at round t as a TrueOracle, its price of every contract): the
+        reference implementation of :attr:`drawn_truth` and :meth:`truth_prices`."""
+        oracle = TrueOracle.brownian(self.path[t], float(self.times[t]), self.thresholds, self.config.cov_rate)
+        return oracle, all_yes_probabilities(oracle.table())[self.config.masks]

@@ -8,8 +8,29 @@ import numpy as np
 import pytest
 from scipy.special import expit, logit, ndtr
 
-from models.experiments.market import MarketConfig, MarketRun, contract_of, prior_price
+from models.experiments.market import DEFAULT_HORIZON, MarketConfig, MarketRun
 from models.pricing.baselines import bivariate_normal_cdf
+
+
+def test_the_default_setting_is_the_papers_moving_truth() -> None:
+    """Issue 9: every experiment ran with horizon 0 (one fixed law), not the paper's score process."""
+    cfg = MarketConfig()
+    assert DEFAULT_HORIZON > 0.0 and cfg.horizon == DEFAULT_HORIZON
+    assert not cfg.static and "Brownian" in cfg.setting
+    static = MarketConfig(horizon=0.0)
+    assert static.static and "static truth" in static.setting
+
+
+def test_the_truth_moves_with_a_positive_horizon_and_is_fixed_when_static() -> None:
+    moving = MarketRun.generate(MarketConfig(n=4, rounds=200), 2, 0)
+    every = np.arange(0, 201, 20)
+    prices = moving.truth_prices(every)
+    assert np.all(np.abs(np.diff(prices, axis=0)).max(axis=1) > 1e-4)  # moves between every pair of marks
+    assert np.abs(prices[-1] - prices[0]).max() > 0.05
+    static = MarketRun.generate(MarketConfig(n=4, rounds=200, horizon=0.0), 2, 0)
+    fixed = static.truth_prices(every)
+    np.testing.assert_array_equal(fixed, np.broadcast_to(fixed[0], fixed.shape))
+    np.testing.assert_array_equal(static.thresholds, moving.thresholds)  # same market, only time differs
 
 
 def test_config_validation() -> None:
@@ -26,8 +47,6 @@ def test_contract_sets() -> None:
     assert sorted(masks.tolist()) == list(range(1, 16))
     base = MarketConfig(n=4, regime="base-only")
     assert base.masks.tolist() == [1, 2, 4, 8]
-    assert contract_of(0b1010, 4).legs == ((1, True), (3, True))
-    assert prior_price(0b111) == pytest.approx(0.125)
 
 
 def _arrays(run: MarketRun) -> list[np.ndarray]:
@@ -61,7 +80,7 @@ def test_common_random_numbers_across_noise_and_regime() -> None:
 
 
 def test_static_truth_is_the_gaussian_threshold_law() -> None:
-    cfg = MarketConfig(n=4, rounds=30, rho=0.4, marginal_range=(0.3, 0.7))
+    cfg = MarketConfig(n=4, rounds=30, rho=0.4, marginal_range=(0.3, 0.7), horizon=0.0)
     run = MarketRun.generate(cfg, 1, 0)
     prices = run.truth(0)[1]
     np.testing.assert_array_equal(prices, run.truth(29)[1])
@@ -93,19 +112,19 @@ def test_moving_truth_conditions_on_the_score_path() -> None:
 def test_targets_of_informed_and_noise_traders() -> None:
     cfg = MarketConfig(n=3, rounds=300, noise=0.5, noise_sd=0.7)
     run = MarketRun.generate(cfg, 5, 0)
-    prices = run.truth(0)[1]
-    for t in range(300):
-        pi, q = run.target(t)
-        assert pi == prices[run.draws[t]]
+    for t in range(0, 300, 7):
+        pi, q = run.drawn_truth[t], run.targets[t]
+        assert pi == pytest.approx(run.truth(t)[1][run.draws[t]], abs=1e-10)
         if run.noisy[t]:
             assert q == pytest.approx(float(expit(logit(pi) + 0.7 * run.shocks[t])))
         else:
             assert q == pi
+    assert 100 < run.noisy.sum() < 200
 
 
 def test_outcomes_follow_the_truth_on_average() -> None:
     """Averaged over many markets, an outcome's indicator minus its exact probability has mean zero."""
-    cfg = MarketConfig(n=3, rounds=1, rho=0.6)
+    cfg = MarketConfig(n=3, rounds=1, rho=0.6, horizon=0.0)
     resid_single, resid_all = [], []
     for run_index in range(1000):
         run = MarketRun.generate(cfg, 11, run_index)
