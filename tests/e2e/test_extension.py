@@ -11,8 +11,6 @@ Run alone: ``./dev test -m browser``. Screenshots go to ``PARLAY_SCREENSHOTS_DIR
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import re
@@ -32,16 +30,16 @@ import httpx
 import psycopg
 import pytest
 
-from parlay import redis_cache
 from parlay.apikeys import ScryptParams, create_api_key
+from service.bench import _wait_healthy
 from service.server import free_port
 from tests.e2e.conftest import MainJobDay, copy_of_database
-from tests.integration.test_service_api import redis_url
+from tests.integration.test_service_api import drop_prefix, redis_url
+from tests.unit.test_extension_files import EXTENSION, manifest, shipped_extension_id
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 REPO = Path(__file__).resolve().parents[2]
-EXTENSION = REPO / "extension"
 KALSHI_PAGE = (Path(__file__).parent / "fixtures" / "kalshi_page.html").read_text()
 AS_OF = "2026-03-07T22:00:00Z"  # before the simulated day's first tip-off: every game market is open
 QUOTE_TTL_S = 10
@@ -61,16 +59,6 @@ def chromium_path() -> str:
         pytest.skip(f"no Chromium at {path}: install Debian's chromium (apt-get install -y chromium) or set "
                     "PARLAY_CHROMIUM")
     return path
-
-
-def manifest() -> dict:
-    return json.loads((EXTENSION / "manifest.json").read_text())
-
-
-def shipped_extension_id() -> str:
-    """Chrome's id for the manifest's public key: the first 32 hex digits of its SHA-256, spelled a–p."""
-    digest = hashlib.sha256(base64.b64decode(manifest()["key"])).hexdigest()[:32]
-    return "".join(chr(ord("a") + int(c, 16)) for c in digest)
 
 
 def screenshot_path(tmp_path: Path, name: str) -> Path:
@@ -123,19 +111,10 @@ def parlay_serve(database_url: str, storage_url: str, log: Path, **env: str) -> 
                                 stderr=subprocess.STDOUT, cwd=REPO)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"parlay serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                h = httpx.get(f"{url}/health", timeout=5)
-                if h.status_code == 200 and h.json().get("model", {}).get("loaded"):
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"parlay serve did not load a model in 120 s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
+        try:
+            _wait_healthy(url, proc, timeout_s=120)  # until /health says a model is loaded
+        except RuntimeError as exc:
+            raise RuntimeError(f"parlay serve: {exc}\n{log.read_text()[-3000:]}") from None
         yield Api(url, key.api_key, key.key_id, database_url, log)
     finally:
         proc.terminate()
@@ -157,18 +136,14 @@ def book_database(pg_server: str, main_job_day: MainJobDay) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def api(book_database: str, main_job_day: MainJobDay, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     prefix = f"parlay-ext-{uuid.uuid4().hex[:8]}:"
-    rurl = redis_url()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with parlay_serve(book_database, main_job_day.storage_url, log, PARLAY_REDIS_URL=rurl, PARLAY_REDIS_PREFIX=prefix,
+    with parlay_serve(book_database, main_job_day.storage_url, log, PARLAY_REDIS_URL=redis_url(),
+                      PARLAY_REDIS_PREFIX=prefix,
                       PARLAY_SERVICE_DATE=main_job_day.day.isoformat(), PARLAY_SERVICE_AS_OF=AS_OF,
                       PARLAY_SERVICE_QUOTE_TTL_S=str(QUOTE_TTL_S),
                       PARLAY_SERVICE_CORS_ORIGINS=f"chrome-extension://{shipped_extension_id()}") as a:
         yield a
-    c = redis_cache.client(rurl)
-    try:
-        redis_cache.delete_prefix(c, prefix)
-    finally:
-        c.close()
+    drop_prefix(prefix)
 
 
 @pytest.fixture(scope="module")
@@ -250,6 +225,26 @@ def shipped_browser(playwright_session: object, tmp_path: Path) -> Iterator[Brow
     b = launch(playwright_session, ext, tmp_path / "profile")
     yield b
     b.context.close()  # type: ignore[attr-defined]
+
+
+def content_script_world(browser: Browser, page):
+    """Evaluate JavaScript in the extension's content-script world of ``page`` (through the DevTools protocol)."""
+    cdp = browser.context.new_cdp_session(page)  # type: ignore[attr-defined]
+    contexts: list[dict] = []
+    cdp.on("Runtime.executionContextCreated", lambda event: contexts.append(event["context"]))
+    cdp.send("Runtime.enable")
+    origin = f"chrome-extension://{browser.extension_id}"
+    deadline = time.monotonic() + 10
+    while not any(c["origin"] == origin for c in contexts) and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    (world,) = [c["id"] for c in contexts if c["origin"] == origin]
+
+    def evaluate(expression: str) -> str:
+        r = cdp.send("Runtime.evaluate", {"expression": expression, "contextId": world, "awaitPromise": True,
+                                          "returnByValue": True})
+        return r["result"]["value"]
+
+    return evaluate
 
 
 def result(popup, ticker: str):
@@ -460,6 +455,15 @@ def test_kalshi_pages_get_a_panel_that_adds_legs_to_the_slip(browser: Browser, a
     expect(page.get_by_test_id("parlay-note")).to_contain_text("Added YES Oklahoma City: 1 leg in the slip.")
     expect(okc.get_by_test_id("parlay-add-no")).to_be_disabled()  # the other side of a market in the slip
     page.screenshot(path=str(screenshot_path(tmp_path, "extension-kalshi-panel.png")))
+    # from the content script's own world: no storage (where the key is), and no worker call beyond markets and slip
+    in_content_script = content_script_world(browser, page)
+    assert in_content_script("chrome.storage.local.get(null).then(v => JSON.stringify(v), e => 'refused')") \
+        == "refused"
+    for request in ({"type": "getState"}, {"type": "testConnection", "apiUrl": api.url},
+                    {"type": "getQuote"}, {"type": "recentBets"}):
+        answer = in_content_script(f"chrome.runtime.sendMessage({json.dumps(request)}).then(JSON.stringify)")
+        assert json.loads(answer).get("error", {}).get("code") == "forbidden", (request, answer)
+        assert api.key not in answer
 
     # a market page: that market's event, from the market ticker in the path
     page.goto(MARKET_PAGE)

@@ -3,13 +3,16 @@ refusal code, and a content script that never touches the key. (Its behaviour: t
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from pathlib import Path
 
 from service.errors import ERROR_CODES
 
-EXTENSION = Path(__file__).resolve().parents[2] / "extension"
+REPO = Path(__file__).resolve().parents[2]
+EXTENSION = REPO / "extension"
 
 TESTIDS = {
     "options.html": ["api-url", "api-key", "save", "test-connection", "connection-status"],
@@ -28,8 +31,23 @@ def text(name: str) -> str:
     return (EXTENSION / name).read_text()
 
 
+def manifest() -> dict:
+    return json.loads(text("manifest.json"))
+
+
+def shipped_extension_id() -> str:
+    """Chrome's id for the manifest's public key: the first 32 hex digits of its SHA-256, spelled a–p."""
+    digest = hashlib.sha256(base64.b64decode(manifest()["key"])).hexdigest()[:32]
+    return "".join(chr(ord("a") + int(c, 16)) for c in digest)
+
+
+def test_the_readme_names_the_extension_id_its_manifest_key_gives() -> None:
+    named = set(re.findall(r"chrome-extension://([a-p]{32})", (REPO / "README.md").read_text()))
+    assert named == {shipped_extension_id()}
+
+
 def test_manifest_is_mv3_with_the_default_api_origin_only() -> None:
-    m = json.loads(text("manifest.json"))
+    m = manifest()
     assert m["manifest_version"] == 3
     assert m["background"] == {"service_worker": "background.js", "type": "module"}
     assert m["permissions"] == ["storage"]
