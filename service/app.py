@@ -4,13 +4,15 @@
 ``POST /quotes``            price a parlay for a stake: a quote id valid for the quote TTL
 ``POST /bets``              take a bet on a quote (idempotent by ``idempotency_key``)
 ``GET /bets/{bet_id}``      a bet of the calling key
-``GET /markets``            the quotable markets: cluster, side titles, current mid, model probability
+``GET /markets``            the quotable markets: cluster, side titles, current mid, model probability;
+                            ``?search=`` (words in ticker, title or side titles) and ``?event_ticker=``
 ``GET /health``             database, Redis, model version and age, which features are off (no key)
 ==========================  ==============================================================================
 
 Every other route needs an API key (``X-API-Key: pk_….secret`` or ``Authorization: Bearer …``) and
 counts against the key's rate limit (a token bucket in Redis; with no Redis, rate limiting is off and
-``/health`` says so). Refusals are JSON ``{"code", "reason", "request_id", "details"?}`` with the HTTP
+``/health`` says so). Browsers get CORS headers only from the origins of ``PARLAY_SERVICE_CORS_ORIGINS``
+(none by default). Refusals are JSON ``{"code", "reason", "request_id", "details"?}`` with the HTTP
 status of :mod:`service.errors`.
 """
 
@@ -26,8 +28,9 @@ from typing import Annotated, Any
 
 import psycopg
 import redis
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -40,7 +43,7 @@ from parlay.redis_cache import JsonCache, RedisTarget
 from service.auth import Authenticator, presented_key
 from service.db import ConnectionPool, DatabaseUnavailable
 from service.errors import ERROR_CODES, ApiError
-from service.quoting import BetOut, BetRequest, QuoteEngine, QuoteOut, QuoteRequest
+from service.quoting import BetOut, BetRequest, QuoteEngine, QuoteOut, QuoteRequest, filter_markets
 from service.ratelimit import TokenBucket, burst_for
 from service.settings import ServiceSettings
 from service.state import (
@@ -282,6 +285,9 @@ def create_app(settings: ServiceSettings | None = None, pricer_loader: PricerLoa
     )
     app.state.runtime = runtime
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
+    if settings.cors_origins:  # outermost: refusals carry the CORS headers too
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["X-API-Key", "Authorization", "Content-Type"], max_age=600)
 
     @app.exception_handler(ApiError)
     async def on_api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -341,10 +347,15 @@ def create_app(settings: ServiceSettings | None = None, pricer_loader: PricerLoa
         return runtime.engine.bet(bet_id, key.key_id)
 
     @app.get("/markets", responses=errors, tags=["markets"])
-    def get_markets(key: Key) -> dict[str, Any]:
+    def get_markets(
+        key: Key,
+        search: Annotated[str | None, Query(max_length=200, description="words that must all appear (any case) "
+                                            "in the ticker, event ticker, title or side titles")] = None,
+        event_ticker: Annotated[str | None, Query(max_length=150, description="only this event's markets")] = None,
+    ) -> dict[str, Any]:
         """The quotable markets with their cluster, side titles, current mid and model probability."""
         loaded = runtime.pricers.get()
-        markets = runtime.engine.markets()
+        markets = filter_markets(runtime.engine.markets(), search, event_ticker)
         return {"model_version": loaded.version, "count": len(markets), "markets": markets}
 
     @app.get("/health", tags=["health"])

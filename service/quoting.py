@@ -320,6 +320,23 @@ class QuoteEngine:
         return out
 
 
+def filter_markets(markets: list[dict[str, Any]], search: str | None = None,
+                   event_ticker: str | None = None) -> list[dict[str, Any]]:
+    """The markets of ``event_ticker`` (any case) whose ticker, event ticker, title or side titles contain every
+    word of ``search`` (any case)."""
+    words = (search or "").casefold().split()
+    event = (event_ticker or "").strip().casefold()
+    fields = ("ticker", "event_ticker", "title", "yes_sub_title", "no_sub_title")
+    out = []
+    for m in markets:
+        if event and str(m.get("event_ticker") or "").casefold() != event:
+            continue
+        text = " ".join(str(m.get(f) or "") for f in fields).casefold()
+        if all(w in text for w in words):
+            out.append(m)
+    return out
+
+
 def _legs_out(legs: tuple[tuple[str, str], ...]) -> list[LegIn]:
     return [LegIn.model_validate({"ticker": t, "side": s}) for t, s in legs]
 

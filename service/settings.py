@@ -19,17 +19,22 @@
 ``PARLAY_SERVICE_LIVE``            ``true``/``false``: wall-clock staleness checks on or off (default: on
                                    when the model's trading day is today or later in New York).
 ``PARLAY_SERVICE_REDIS``           ``off`` runs without Redis even when one is configured.
+``PARLAY_SERVICE_CORS_ORIGINS``    Comma-separated origins allowed to call the API from a browser (e.g.
+                                   ``chrome-extension://<id>``); none by default (no CORS headers).
 =================================  ===================================================================
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 
 from models.risk import RiskConfig
+
+CORS_ORIGIN = re.compile(r"^[a-z][a-z0-9+.-]*://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
 def _env(name: str) -> str | None:
@@ -89,6 +94,7 @@ class ServiceSettings:
     auth_cache_ttl_s: float = 30.0  # a revoked key stops working within this many seconds
     max_body_bytes: int = 65_536
     rate_limit_retry_after_s: int = 5  # Retry-After sent with 503 when the rate limiter is unreachable
+    cors_origins: tuple[str, ...] = ()  # browser origins that get CORS headers; empty: none
     risk: RiskConfig = field(default_factory=RiskConfig)
 
     def __post_init__(self) -> None:
@@ -102,6 +108,10 @@ class ServiceSettings:
             raise ValueError("db_pool_size must be ≥ 1")
         if not self.redis_prefix or len(self.redis_prefix) > 100:
             raise ValueError("redis_prefix must have 1 to 100 characters")
+        for origin in self.cors_origins:
+            if not CORS_ORIGIN.match(origin):
+                raise ValueError(f"CORS origin {origin!r}: expected scheme://host[:port] with no path or wildcard, "
+                                 "e.g. chrome-extension://abcdefghijklmnopabcdefghijklmnop")
 
     @classmethod
     def from_env(cls, **overrides: object) -> ServiceSettings:
@@ -130,6 +140,8 @@ class ServiceSettings:
                 values["as_of"] = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
             except ValueError:
                 raise ValueError(f"PARLAY_SERVICE_AS_OF={as_of!r} is not an ISO timestamp") from None
+        origins = tuple(o.strip().rstrip("/") for o in (_env("PARLAY_SERVICE_CORS_ORIGINS") or "").split(","))
+        values["cors_origins"] = tuple(o for o in origins if o)
         if (_env("PARLAY_SERVICE_REDIS") or "").lower() == "off":
             values["redis_enabled"] = False
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -109,15 +109,20 @@ def with_database(url: str, dbname: str) -> str:
 
 
 @contextmanager
-def temporary_database(url: str | None = None, prefix: str = "parlay_tmp") -> Iterator[str]:
-    """Create a fresh database on the server of ``url`` (default: the project's), yield its URL, drop it."""
+def temporary_database(url: str | None = None, prefix: str = "parlay_tmp",
+                       template: str | None = None) -> Iterator[str]:
+    """Create a fresh database on the server of ``url`` (default: the project's), yield its URL, drop it.
+    ``template``: the name of a database to copy (nobody may be connected to it meanwhile)."""
     from psycopg import sql
 
     base = resolve_database_url(url)
     name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin_url = with_database(base, "postgres")
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template is not None:
+        create = sql.SQL("{} TEMPLATE {}").format(create, sql.Identifier(template))
     with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        admin.execute(create)
     try:
         yield with_database(base, name)
     finally:

@@ -1,14 +1,66 @@
-"""Materialize Dagster assets in process against a fresh database."""
+"""Materialize Dagster assets in process against a fresh database; the main job's day, run once per session."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from dagster_project.resources import LakeResource, MarketSourceResource, WarehouseResource
+from parlay.db.connection import temporary_database
+from parlay.db.migrate import migrate
+from parlay.orchestration import DayOutcome, run_main_job
+
+MAIN_JOB_DAY = date(2026, 3, 7)
+
+
+@dataclass(frozen=True)
+class MainJobDay:
+    """The main job's simulated day: its database and object storage, as the job left them."""
+
+    day: date
+    database_url: str
+    storage_url: str
+    outcome: DayOutcome
+    seconds: float
+
+
+@pytest.fixture(scope="session")
+def main_job_day(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MainJobDay]:
+    """The main job on one simulated day (the evaluation group excluded), run once per test session. Tests must
+    not change its database: copy it with :func:`copy_of_database` first."""
+    from dagster_project.assets import ingest
+
+    lake = tmp_path_factory.mktemp("main_job") / "lake"
+    with temporary_database(pg_server, prefix="parlay_mainjob") as url:
+        with psycopg.connect(url) as conn:
+            migrate(conn)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("PARLAY_DATABASE_URL", url)
+            mp.setenv("PARLAY_STORAGE_URL", str(lake))
+            mp.delenv("PARLAY_EXECUTION_VENUE", raising=False)
+            ingest._cached_source.cache_clear()
+            start = time.monotonic()
+            (out,) = run_main_job("simulated", [MAIN_JOB_DAY], log=lambda _: None,
+                                  instance=dg.DagsterInstance.ephemeral(), exclude_groups=("evaluation",))
+        yield MainJobDay(MAIN_JOB_DAY, url, str(lake), out, time.monotonic() - start)
+
+
+def copy_of_database(pg_server: str, url: str, prefix: str = "parlay_copy") -> AbstractContextManager[str]:
+    """A context manager: a copy of the database of ``url`` (its other sessions are closed first), dropped after."""
+    name = conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                     "AND pid <> pg_backend_pid()", (name,))
+    return temporary_database(pg_server, prefix=prefix, template=str(name))
 
 
 @pytest.fixture

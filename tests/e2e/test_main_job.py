@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
-
-import dagster as dg
 import psycopg
 import pytest
 
 from parlay import book_runtime
-from parlay.orchestration import run_main_job
+from tests.e2e.conftest import MainJobDay
 
 pytestmark = pytest.mark.e2e
 
-DAY = date(2026, 3, 7)
 
-
-def test_simulated_day_runs_end_to_end_and_the_ledger_balances(tmp_path, monkeypatch, fresh_database_url) -> None:
-    monkeypatch.setenv("PARLAY_DATABASE_URL", fresh_database_url)
-    monkeypatch.setenv("PARLAY_STORAGE_URL", str(tmp_path / "lake"))
-    monkeypatch.delenv("PARLAY_EXECUTION_VENUE", raising=False)
-    from dagster_project.assets import ingest
-
-    ingest._cached_source.cache_clear()
-    (out,) = run_main_job("simulated", [DAY], log=lambda _: None, instance=dg.DagsterInstance.ephemeral(),
-                          exclude_groups=("evaluation",))
+def test_simulated_day_runs_end_to_end_and_the_ledger_balances(main_job_day: MainJobDay) -> None:
+    out = main_job_day.outcome
+    fresh_database_url = main_job_day.database_url
+    print(f"main job on {main_job_day.day}: {main_job_day.seconds:.0f} s")
     assert out.success, (out.failed_steps, out.failed_checks)
     done = {k.split("[")[0] for k in out.materialized}
     assert {"pricing/ising_models", "pricing/copula", "pricing/ensemble", "risk/simulated_bets", "hedging/deltas",
