@@ -27,6 +27,21 @@ accurate; and under BP, E[x_i x_j] of uncoupled pairs is only a product-of-belie
 under exact inference). Fields follow the full gradient by default (``fields="all"``; correlated legs move
 together), or only the traded legs' fields (``fields="legs"``).
 
+Structured models (nested thresholds, :mod:`models.pricing.structure`). The expectations are under the
+law restricted to feasible states, computed by the exact engine (the same inference as quotes). Couplings
+between two variables of one node are fixed by the node's state: their gradient is not taken and they stay 0.
+``fields="nodes"`` steps the fields of the nodes the legs touch (all their thresholds move together);
+``base_fields`` sets the field scope of single-node observations (a base market, a bracket) apart from that
+of parlays — a block-coordinate step whose gradient needs only that node's marginal law, so a base update
+re-computes only the few junction-tree messages between the changed node and the next queried one.
+
+Coupling growth under a budget (``max_clique_states``): a parlay couples the nodes of its legs, and a new
+node pair is admitted only when the min-fill triangulation of the coupling graph with it keeps every clique
+within the budget, so fitted models stay exact by junction tree. The ``hub_nodes`` nodes with the most
+states (in a game: the margin and the total, which drive every other quantity) are reserved from the start:
+their pairs with every node count as present, so early pairs between minor nodes never block the couplings
+to the game's hubs. Refused pairs are counted (:attr:`OnlineLearner.refused_pairs`), never silent.
+
 Optional regularization: L2 weight decay on couplings (``l2_J``) and a box |J_ij| ≤ ``max_abs_J``.
 
 Execution settings. Full AMM (``setting="amm"``): every contract, base or parlay, has an LMSR book; the
@@ -39,6 +54,14 @@ LMSR moves to under that flow (:func:`flow_target`).
 After every observation and model update, every book is moved to its new model price by shadow trades
 (the traded book included, since its real trade left it at q rather than at the updated model price);
 their costs are recorded apart from the real trades.
+
+Lazy books (``lazy_books=True``). A binary LMSR book is a cost-function market maker whose state is the share
+vector, and C(q_y + a, q_n + a) = C(q_y, q_n) + a: a YES share plus a NO share cost exactly 1 and pay exactly 1
+at resolution. Moving a book p0 → p1 → p2 and moving it p0 → p2 differ only by such pairs, so the book's P&L
+in every outcome, its worst case and every later real trade (which depends on q_y − q_n only) are the same.
+A lazy learner therefore moves a book to the model price only when it next trades for real and at
+:meth:`OnlineLearner.sync_books` (checkpoints, the end of a replay): O(trades) book work instead of
+O(trades × books). Only the gross shadow cost differs (it counts the pairs); net P&L does not.
 """
 
 from __future__ import annotations
@@ -51,9 +74,12 @@ from typing import Literal
 import numpy as np
 
 from models.pricing.coherence import quote
+from models.pricing.engine import pairs_of_legs
 from models.pricing.ising import IsingModel, Method, logit, normalize_legs
+from models.pricing.junction import Edge, triangulation_size
 from models.pricing.lmsr import LMSRBook, LMSRTrade, Side
 from models.pricing.results import InferenceDiagnostics, NotConvergedError
+from models.pricing.structure import Structure
 
 # ----------------------------------------------------------------------------- contracts
 
@@ -112,9 +138,68 @@ class Gradient:
     d_J: np.ndarray
     clipped: bool  # some coordinate hit the exact bound |p − q|
     diagnostics: InferenceDiagnostics
+    refused: tuple[Edge, ...] = ()  # node pairs whose couplings the budget kept out of this step
 
 
 CouplingScope = Literal["none", "legs", "all"]
+FieldScope = Literal["all", "legs", "nodes"]
+
+
+def _tails(p: np.ndarray) -> np.ndarray:
+    """P(s ≥ k) for k = 1 … K from a node's state distribution."""
+    return np.cumsum(p[::-1])[::-1][1:]
+
+
+def _exact_gradient(model: IsingModel, idx: np.ndarray, vals: np.ndarray, q: float, couplings: CouplingScope,
+                    fields: FieldScope, refused: frozenset[Edge]) -> Gradient:
+    st = model.nodes
+    n = model.n
+    event = st.event(zip(idx.tolist(), (vals > 0.5).tolist(), strict=True))
+    if event.empty:
+        raise ValueError(f"the legs {dict(zip(idx.tolist(), vals.tolist(), strict=True))} are impossible: "
+                         "they break the nesting of a node")
+    eng = model.engine()
+    on, off = eng.query(event), eng.query(None)
+    p = float(np.exp(on.log_probability()))
+    scale = (p - q) / max(1.0 - p, 1e-300)
+    d_h = np.zeros(n)
+    touched = range(st.n_nodes) if fields == "all" else event.nodes
+    for k in touched:
+        members = list(st.nodes[k])
+        d_h[members] = scale * (_tails(on.node(k)) - _tails(off.node(k)))
+    if fields == "legs":
+        keep = np.zeros(n, dtype=bool)
+        keep[idx] = True
+        d_h = np.where(keep, d_h, 0.0)
+    d_J = np.zeros((n, n))
+    if couplings == "all":
+        d_J = scale * (on.second_moments() - off.second_moments())
+        same = st.node_of[:, None] == st.node_of[None, :]
+        d_J[same] = 0.0
+    elif couplings == "legs":
+        pairs = pairs_of_legs(st, idx.tolist())
+        if refused and pairs.size:
+            node_pair = [tuple(sorted((int(st.node_of[a]), int(st.node_of[b])))) for a, b in pairs]
+            pairs = pairs[[e not in refused for e in node_pair]]
+        if pairs.size:
+            g = scale * (on.pair_moments(pairs) - off.pair_moments(pairs))
+            d_J[pairs[:, 0], pairs[:, 1]] = g
+            d_J[pairs[:, 1], pairs[:, 0]] = g
+    elif couplings != "none":
+        raise ValueError(f"couplings must be 'none', 'legs' or 'all', got {couplings!r}")
+    return _finish(p, q, scale, d_h, d_J, model._exact_diag(), tuple(sorted(refused)))
+
+
+def _finish(p: float, q: float, scale: float, d_h: np.ndarray, d_J: np.ndarray, diag: InferenceDiagnostics,
+            refused: tuple[Edge, ...] = ()) -> Gradient:
+    bound = abs(p - q)
+    np.fill_diagonal(d_J, 0.0)
+    tol = 1e-12 * max(1.0, bound)
+    clipped = bool(np.any(np.abs(d_h) > bound + tol) or np.any(np.abs(d_J) > bound + tol))
+    d_h = np.clip(d_h, -bound, bound)
+    d_J = np.clip(d_J, -bound, bound)
+    return Gradient(price=p, target=q, loss=cross_entropy(q, p), scale=scale, d_h=d_h, d_J=d_J,
+                    clipped=clipped, diagnostics=diag, refused=refused)
 
 
 def ce_gradient(
@@ -123,47 +208,91 @@ def ce_gradient(
     target: float,
     *,
     couplings: CouplingScope = "legs",
-    fields: Literal["all", "legs"] = "all",
+    fields: FieldScope = "all",
     method: Method = "auto",
     strict: bool = True,
+    refused: frozenset[Edge] = frozenset(),
 ) -> Gradient:
-    """Gradient of CE(target, P_θ(legs)) with respect to (h, J): (p − q)/(1 − p) · (E[T | A] − E[T])."""
+    """Gradient of CE(target, P_θ(legs)) with respect to (h, J): (p − q)/(1 − p) · (E[T | A] − E[T]).
+
+    Under exact inference the expectations come from the exact engine, restricted to what the scopes
+    need; couplings inside one node are never part of the gradient; ``refused`` node pairs (q < r) get no
+    coupling gradient (the budget of :class:`CouplingBudget`)."""
     q = float(target)
     if not 0.0 <= q <= 1.0:
         raise ValueError(f"target must lie in [0, 1], got {target}")
-    idx, _ = normalize_legs(legs, model.n)
+    idx, vals = normalize_legs(legs, model.n)
     if idx.size == 0:
         raise ValueError("the gradient needs at least one leg")
+    if fields not in ("all", "legs", "nodes"):
+        raise ValueError(f"fields must be 'all', 'legs' or 'nodes', got {fields!r}")
+    if couplings not in ("none", "legs", "all"):
+        raise ValueError(f"couplings must be 'none', 'legs' or 'all', got {couplings!r}")
+    if model._resolve(method) == "exact":
+        return _exact_gradient(model, idx, vals, q, couplings, fields, refused)
     cond = model.conditional_moments(legs, method, strict=strict)
     base = model.moments(method, strict=strict)
     p = float(np.exp(cond.log_probability))
     scale = (p - q) / max(1.0 - p, 1e-300)
-    bound = abs(p - q)
     d_h = scale * (cond.mean - base.mean)
     d_J = scale * (cond.second - base.second)
     np.fill_diagonal(d_J, 0.0)
-    if fields == "legs":
+    if fields in ("legs", "nodes"):  # unconstrained model: a node is its variable
         keep = np.zeros(model.n, dtype=bool)
         keep[idx] = True
         d_h = np.where(keep, d_h, 0.0)
-    elif fields != "all":
-        raise ValueError(f"fields must be 'all' or 'legs', got {fields!r}")
     if couplings == "none":
         d_J = np.zeros_like(d_J)
     elif couplings == "legs":
         mask = np.zeros((model.n, model.n), dtype=bool)
         mask[np.ix_(idx, idx)] = True
+        for a, b in refused:
+            mask[a, b] = mask[b, a] = False
         d_J = np.where(mask, d_J, 0.0)
-    elif couplings != "all":
-        raise ValueError(f"couplings must be 'none', 'legs' or 'all', got {couplings!r}")
-    np.fill_diagonal(d_J, 0.0)
-    tol = 1e-12 * max(1.0, bound)
-    clipped = bool(np.any(np.abs(d_h) > bound + tol) or np.any(np.abs(d_J) > bound + tol))
-    d_h = np.clip(d_h, -bound, bound)
-    d_J = np.clip(d_J, -bound, bound)
-    diag = cond.diagnostics
-    return Gradient(price=p, target=q, loss=cross_entropy(q, p), scale=scale, d_h=d_h, d_J=d_J,
-                    clipped=clipped, diagnostics=diag)
+    return _finish(p, q, scale, d_h, d_J, cond.diagnostics, tuple(sorted(refused)))
+
+
+class CouplingBudget:
+    """Admits new node-pair couplings only while the coupling graph stays junction-tree exact (see the module
+    docstring): ``max_clique_states`` bounds the largest clique of its min-fill triangulation."""
+
+    def __init__(self, structure: Structure, max_clique_states: float, hub_nodes: int = 2) -> None:
+        self.structure = structure
+        self.max_clique_states = float(max_clique_states)
+        sizes = structure.sizes
+        self.sizes = tuple(int(s) for s in sizes)
+        candidates = [q for q in np.argsort(-sizes, kind="stable").tolist() if sizes[q] >= 3][:max(0, hub_nodes)]
+        reserved = {tuple(sorted((h, r))) for h in candidates for r in range(structure.n_nodes) if r != h}
+        self.notes: list[str] = []
+        if reserved and triangulation_size(self.sizes, sorted(reserved), self.max_clique_states) is None:
+            self.notes.append(f"hub reservation dropped: the hubs alone exceed {self.max_clique_states:.0f} states")
+            reserved = set()
+        self.hubs = tuple(candidates) if reserved else ()
+        self.admitted: set[Edge] = set(reserved)  # type: ignore[arg-type]
+        self.refused: set[Edge] = set()
+        self.refusals = 0  # refused (event, pair) occurrences
+
+    def check(self, model: IsingModel, legs: Sequence[int]) -> frozenset[Edge]:
+        """The node pairs among ``legs`` (variable indices) that may not be coupled (refused)."""
+        st = self.structure
+        nodes = sorted({int(st.node_of[i]) for i in legs})
+        wanted = [(a, b) for t, a in enumerate(nodes) for b in nodes[t + 1:]]
+        if not wanted:
+            return frozenset()
+        current = model.engine().edges
+        out = set()
+        for e in wanted:
+            if e in self.admitted or e in current:
+                continue
+            if e not in self.refused:
+                candidate = self.admitted | set(current) | {e}
+                if triangulation_size(self.sizes, sorted(candidate), self.max_clique_states) is not None:
+                    self.admitted.add(e)
+                    continue
+                self.refused.add(e)
+            out.add(e)
+        self.refusals += len(out)
+        return frozenset(out)
 
 
 # ----------------------------------------------------------------------------- configuration
@@ -174,7 +303,11 @@ class LearnerConfig:
     eta_h: float = 0.1
     eta_J: float = 0.1
     parlay_couplings: Literal["legs", "all"] = "legs"
-    fields: Literal["all", "legs"] = "all"
+    fields: FieldScope = "all"
+    base_fields: FieldScope | None = None  # field scope of single-node observations (None: ``fields``)
+    max_clique_states: float | None = None  # coupling budget (None: every pair of legs is coupled)
+    hub_nodes: int = 2
+    lazy_books: bool = False
     l2_J: float = 0.0
     max_abs_J: float | None = 10.0
     target_eps: float = 1e-6  # targets are clipped into [eps, 1 − eps] (LMSR prices must stay inside (0, 1))
@@ -196,15 +329,20 @@ class LearnerConfig:
             raise ValueError("lmsr_b must be > 0")
         if self.setting not in ("amm", "standalone"):
             raise ValueError(f"setting must be 'amm' or 'standalone', got {self.setting!r}")
+        if self.max_clique_states is not None and self.max_clique_states < 2:
+            raise ValueError("max_clique_states must be ≥ 2 or None")
 
 
 def sgd_step(
-    model: IsingModel, legs: Mapping[int, bool], target: float, config: LearnerConfig
+    model: IsingModel, legs: Mapping[int, bool], target: float, config: LearnerConfig, *,
+    refused: frozenset[Edge] = frozenset(),
 ) -> tuple[IsingModel, Gradient]:
-    """One SGD step θ ← θ − η ∇CE: fields with η_h; couplings with η_J for parlays only."""
+    """One SGD step θ ← θ − η ∇CE: fields with η_h; couplings with η_J for legs on two or more nodes."""
     idx, _ = normalize_legs(legs, model.n)
-    scope: CouplingScope = config.parlay_couplings if idx.size >= 2 else "none"
-    grad = ce_gradient(model, legs, target, couplings=scope, fields=config.fields, method=config.method)
+    node_count = len({int(model.nodes.node_of[i]) for i in idx.tolist()})
+    scope: CouplingScope = config.parlay_couplings if node_count >= 2 else "none"
+    fields = config.base_fields if node_count == 1 and config.base_fields is not None else config.fields
+    grad = ce_gradient(model, legs, target, couplings=scope, fields=fields, method=config.method, refused=refused)
     h = model.h - config.eta_h * grad.d_h
     J = np.array(model.J)
     if scope != "none":
@@ -226,6 +364,42 @@ def initial_fields(mid_prices: Sequence[Sequence[float]], first: int = 30, eps: 
             raise ValueError(f"leg {i} has no finite mid-price to initialize from")
         out[i] = float(np.median(logit(np.clip(p, eps, 1.0 - eps))))
     return out
+
+
+def initial_node_fields(structure: Structure, mids: Sequence[float], eps: float = 1e-3) -> np.ndarray:
+    """Fields that put every variable's marginal at its mid under independent nodes (J = 0).
+
+    A node's mids P(y_k = 1) = P(s ≥ k) must not increase with k: they are first made monotone (pool
+    adjacent violators), a missing mid (NaN) is interpolated between its known neighbours (0.5 when the
+    node has none), then state probabilities π_s = m_s − m_{s+1} (m_0 = 1, m_{K+1} = 0, each ≥ ``eps``) give
+    h_k = log π_k − log π_{k−1}. A two-state node gets logit(m), the free-variable rule."""
+    m = np.asarray(mids, dtype=np.float64)
+    h = np.zeros(structure.n)
+    for members in structure.nodes:
+        vals = m[list(members)]
+        known = np.isfinite(vals)
+        if not known.any():
+            vals = np.full(len(members), 0.5)
+        elif not known.all():
+            x = np.arange(len(members))
+            vals = np.interp(x, x[known], vals[known])
+        vals = np.clip(_decreasing(np.clip(vals, eps, 1.0 - eps)), eps, 1.0 - eps)
+        tails = np.concatenate([[1.0], vals, [0.0]])
+        pi = np.maximum(tails[:-1] - tails[1:], eps)
+        pi /= pi.sum()
+        h[list(members)] = np.log(pi[1:]) - np.log(pi[:-1])
+    return h
+
+
+def _decreasing(y: np.ndarray) -> np.ndarray:
+    """The non-increasing sequence closest to ``y`` in least squares (pool adjacent violators)."""
+    blocks: list[list[float]] = []  # [mean, weight]
+    for v in y.tolist():
+        blocks.append([v, 1.0])
+        while len(blocks) > 1 and blocks[-2][0] < blocks[-1][0]:
+            (m2, w2), (m1, w1) = blocks.pop(), blocks.pop()
+            blocks.append([(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2])
+    return np.concatenate([np.full(int(w), m) for m, w in blocks])
 
 
 def initial_model(
@@ -327,8 +501,15 @@ class OnlineLearner:
         self.books: dict[Contract, LMSRBook] = {}
         self.updates = 0
         self.skipped = 0
+        self.budget = (CouplingBudget(model.nodes, self.config.max_clique_states, self.config.hub_nodes)
+                       if self.config.max_clique_states is not None else None)
         for c in contracts:
             self.register(c)
+
+    @property
+    def refused_pairs(self) -> frozenset[Edge]:
+        """Node pairs whose coupling the budget refused (empty without a budget)."""
+        return frozenset(self.budget.refused) if self.budget is not None else frozenset()
 
     @property
     def model(self) -> IsingModel:
@@ -373,11 +554,14 @@ class OnlineLearner:
         """
         c = Contract.of(contract)
         q = self._clip(float(target))
+        lazy = self.config.lazy_books
         try:
             price_before = self.price(c)
-            new_model, grad = sgd_step(self._model, c.as_mapping(), q, self.config)
-            booked = list(self.books)
-            if trade and self._books_allowed(c) and c not in self.books:
+            legs = c.as_mapping()
+            refused = self.budget.check(self._model, list(legs)) if self.budget is not None else frozenset()
+            new_model, grad = sgd_step(self._model, legs, q, self.config, refused=refused)
+            booked = [] if lazy else list(self.books)
+            if trade and self._books_allowed(c) and c not in self.books and not lazy:
                 booked.append(c)
             new_prices = {bc: self._clip(self.price(bc, new_model)) for bc in booked}
             price_after = new_prices[c] if c in new_prices else self.price(c, new_model)
@@ -389,15 +573,19 @@ class OnlineLearner:
                                 prices={}, real_trade=None, shadow_trades={}, shadow_cost=0.0, gradient=None,
                                 skipped=str(err))
         real: LMSRTrade | None = None
+        shadows: dict[Contract, LMSRTrade] = {}
         if trade and self._books_allowed(c):
             if c not in self.books:
                 self.books[c] = LMSRBook(self.config.lmsr_b, self._clip(price_before))
+            elif lazy:  # bring the book to the price it would show had it followed every update
+                sync = self._move(c, self._clip(price_before))
+                if sync is not None:
+                    shadows[c] = sync
             real = self.books[c].move_to(q, "real")
         self._model = new_model
         self.updates += 1
-        shadows: dict[Contract, LMSRTrade] = {}
         for bc, book in self.books.items():
-            if abs(book.price() - new_prices[bc]) > 1e-15:
+            if bc in new_prices and abs(book.price() - new_prices[bc]) > 1e-15:
                 shadows[bc] = book.move_to(new_prices[bc], "shadow")
         prices = dict(new_prices)
         prices.setdefault(c, price_after)
@@ -405,12 +593,29 @@ class OnlineLearner:
                             prices=prices, real_trade=real, shadow_trades=shadows,
                             shadow_cost=sum(t.cost for t in shadows.values()), gradient=grad)
 
+    def _move(self, c: Contract, price: float) -> LMSRTrade | None:
+        book = self.books[c]
+        if abs(book.price() - price) <= 1e-15:
+            return None
+        return book.move_to(price, "shadow")
+
+    def sync_books(self) -> dict[Contract, LMSRTrade]:
+        """Move every book to the current model price (shadow trades); a no-op for eager books."""
+        out = {}
+        for c in self.books:
+            t = self._move(c, self._clip(self.price(c)))
+            if t is not None:
+                out[c] = t
+        return out
+
     def observe_flow(
         self, contract: Contract | Mapping[int, bool], side: Side, shares: float
     ) -> UpdateResult:
         """Standalone signal: a buy of ``shares`` of ``side`` at the contract's book. The target is the price
         the LMSR moves to under that flow (:func:`flow_target`); the real trade is exactly that buy."""
         c = self.register(contract)
+        if self.config.lazy_books:
+            self._move(c, self._clip(self.price(c)))
         q = self._clip(flow_target(self.books[c].price(), side, shares, self.config.lmsr_b))
         return self.observe(c, q, trade=True)
 

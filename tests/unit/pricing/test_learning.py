@@ -262,7 +262,7 @@ def test_standalone_keeps_base_markets_off_our_books() -> None:
 
 
 def test_learner_skips_or_raises_on_non_convergence() -> None:
-    cfg = InferenceConfig(exact_max_n=0, exact_limit_n=0, bp=BPConfig(cutset=0))
+    cfg = InferenceConfig(exact_max_n=0, exact_limit_n=0, clique_max_states=0, bp=BPConfig(cutset=0))
     model = frustrated_spin_glass(4, config=cfg)
     with pytest.raises(NotConvergedError):
         OnlineLearner(model, LearnerConfig()).observe({0: True}, 0.5, trade=False)
