@@ -26,13 +26,14 @@ import psycopg
 from models.pricing import catboost_parlay
 from models.pricing.baselines import nearest_correlation
 from models.pricing.ensemble import ClusterModel, EnsembleConfig, EnsemblePricer
-from models.pricing.quotes import MarketInfo
+from models.pricing.quotes import MarketInfo, ModelNotConverged
 from models.pricing.replay import (
     FitConfig,
     FitResult,
     LiteralMap,
     cluster_targets,
     conjunction_mids,
+    contract_label,
     fit_cluster,
     literal_map,
     variable_mids,
@@ -192,10 +193,11 @@ def fit_day_cluster(conn: psycopg.Connection, storage_url: str, day: date, clust
     cm = ClusterModel(cluster, result.variables, result.model, corr)
     info = _market_info(conn, day, tickers)
     entries = [MarketEntry(literals.markets[t], info.get(t)) for t in tickers]
+    books = {contract_label(c, result.variables): b for c, b in result.books.items()}
     version = pricing_store.save_cluster_model(
         conn, storage_url, day, cm, entries, converged=result.converged,
         metrics={**result.metrics.as_dict(), **online_errors(result)},
-        fit_config=cfg.as_dict(), notes=result.notes, snapshots=result.snapshots,
+        fit_config=cfg.as_dict(), notes=result.notes, snapshots=result.snapshots, books=books,
     )
     return ClusterFit(cluster, version, result, len(tickers))
 
@@ -282,7 +284,7 @@ def calibration(pricer: EnsemblePricer, held: pd.DataFrame) -> pd.DataFrame:
         legs = [(leg["market_ticker"], leg["side"]) for leg in legs_json]
         try:
             q = pricer.quote(legs)
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, ModelNotConverged):
             continue
         outcomes.append(1.0 if r["won"] else 0.0)
         preds.setdefault("ensemble", []).append(q.probability)

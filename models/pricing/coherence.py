@@ -61,7 +61,10 @@ def leg_marginals(
 ) -> np.ndarray:
     """P(x_i = side_i) for each leg, in sorted leg order, from the model's own marginals."""
     idx, vals = normalize_legs(legs, model.n)
-    m = model.marginals(method, strict=strict)[idx]
+    if model.nodes.is_free or model._resolve(method) != "exact":
+        m = model.marginals(method, strict=strict)[idx]
+    else:  # only the legs' nodes
+        m = model.variable_marginals(idx)
     return np.where(vals > 0.5, m, 1.0 - m)
 
 

@@ -55,6 +55,19 @@ class _Query:
                                         for q in comp]
         self._enum_summary: dict[int, exact.ExactSummary] = {}
         self._node: dict[int, np.ndarray] = {}
+        self._clique: dict[int, np.ndarray] = {}
+        self._log_p: float | None = None
+
+    def clique(self, c: int) -> np.ndarray:
+        """The (batch-1) joint of clique c's nodes under the event."""
+        hit = self._clique.get(c)
+        if hit is None:
+            eng = self.engine
+            p = eng.plan
+            dirty = self.ev is not None and bool(p.tree_bits[p.tree_of[c]] & self.ev.bits)
+            hit = eng.state.clique_marginal(c, self.ev if dirty else None, self.tmp if dirty else None)[0]
+            self._clique[c] = hit
+        return hit
 
     # ------------------------------------------------------------------ enumerated components
     def enum_summary(self, k: int) -> tuple[exact.ExactSummary, np.ndarray]:
@@ -71,6 +84,11 @@ class _Query:
 
     # ------------------------------------------------------------------ answers
     def log_probability(self) -> float:
+        if self._log_p is None:
+            self._log_p = self._log_probability()
+        return self._log_p
+
+    def _log_probability(self) -> float:
         eng = self.engine
         if self.event is not None and self.event.empty:
             return -np.inf
@@ -90,10 +108,11 @@ class _Query:
         eng = self.engine
         p = eng.plan
         if q in p.home:
-            if self.ev is None or not (p.tree_bits[p.tree_of[p.home[q]]] & self.ev.bits):
-                out = eng.state.node_marginal(q)[0]
-            else:
-                out = eng.state.node_marginal(q, self.ev, self.tmp)[0]
+            c = p.home[q]
+            b = self.clique(c)
+            ax = p.axis[c][q] - 1
+            other = tuple(a for a in range(b.ndim) if a != ax)
+            out = b.sum(axis=other) if other else b
         else:
             _, k = p.component_of(q)
             s, order = self.enum_summary(k)
@@ -112,11 +131,15 @@ class _Query:
         if cq != cr:
             return np.outer(self.node(q), self.node(r))
         if cq[0] == "tree":
-            dirty = self.ev is not None and bool(p.tree_bits[cq[1]] & self.ev.bits)
-            got = eng.state.pair_marginal(q, r, self.ev if dirty else None, self.tmp if dirty else None)
-            if got is not None:
-                return got[0]
-            return self._conditioned_pair(q, r)
+            a, b = (q, r) if q < r else (r, q)
+            c = p.pair_clique.get((a, b))
+            if c is None:
+                return self._conditioned_pair(q, r)
+            bel = self.clique(c)
+            ax_q, ax_r = p.axis[c][q] - 1, p.axis[c][r] - 1
+            other = tuple(x for x in range(bel.ndim) if x not in (ax_q, ax_r))
+            out = bel.sum(axis=other) if other else bel
+            return out if ax_q < ax_r else out.T
         s, order = self.enum_summary(cq[1])
         pos = {int(i): t for t, i in enumerate(order)}
         a = [pos[i] for i in eng.structure.nodes[q]]
@@ -201,9 +224,15 @@ class ExactEngine:
             block = np.triu(st.coupled_nodes(J), 1)
             self.edges = frozenset((int(a), int(b)) for a, b in zip(*np.nonzero(block), strict=True))
         self.u = st.unary_energies(h, self.E)
-        self.plan: Plan = plan(st.sizes, self.edges, budgets.clique, budgets.enumeration, budgets.table)
-        unary = [self.u[st.node_slice(q)] for q in range(st.n_nodes)]
-        pair = {e: self.E[st.node_slice(e[0]), st.node_slice(e[1])] for e in self.edges}
+        if same_j and parent.budgets == budgets:  # type: ignore[union-attr]
+            self.plan: Plan = parent.plan  # type: ignore[union-attr]
+        else:
+            self.plan = plan(st.sizes, self.edges, budgets.clique, budgets.enumeration, budgets.table)
+        unary = [self.u[sl] for sl in st.slices]
+        if same_j:
+            pair = parent.state.pair  # type: ignore[union-attr]
+        else:
+            pair = {e: self.E[st.node_slice(e[0]), st.node_slice(e[1])] for e in self.edges}
         if parent is not None and parent.plan is self.plan:
             diff = np.abs(self.u - parent.u)
             changed_nodes = [int(q) for q in np.flatnonzero(np.maximum.reduceat(diff, st.offsets) > 0.0)]
@@ -215,6 +244,7 @@ class ExactEngine:
             self.state = JunctionState(self.plan, unary, pair)
         self._enum: dict[int, tuple[exact.ExactSummary, np.ndarray]] = {}
         self._base: _Query | None = None
+        self._recent: dict[tuple[tuple[int, bytes], ...], _Query] = {}
 
     @property
     def exact(self) -> bool:
@@ -242,12 +272,20 @@ class ExactEngine:
                 f"budget ({self.budgets.clique:.3g}) and the enumeration budget ({self.budgets.enumeration:.3g})")
 
     def query(self, event: NodeEvent | None) -> _Query:
+        """The prepared query of an event (the last few are kept: a price and its gradient share one)."""
         self._check()
         if event is None or not event.masks:
             if self._base is None:
                 self._base = _Query(self, None)
             return self._base
-        return _Query(self, event)
+        key = event.key()
+        hit = self._recent.get(key)
+        if hit is None:
+            hit = _Query(self, event)
+            if len(self._recent) >= 4:
+                self._recent.pop(next(iter(self._recent)))
+            self._recent[key] = hit
+        return hit
 
     def log_z(self) -> float:
         self._check()

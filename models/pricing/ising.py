@@ -245,8 +245,11 @@ class IsingModel:
         return theta, K
 
     def with_parameters(self, h: np.ndarray, J: np.ndarray) -> IsingModel:
-        """A new model with the same config and structure, warm-started from this model's inference."""
-        new = IsingModel(h, J, self.config, self.structure)
+        """A new model with the same config and structure, warm-started from this model's inference.
+
+        ``h`` and ``J`` are validated like the constructor's unless they come from this model's own
+        arithmetic (finite, symmetric J with a zero diagonal — what the learner produces)."""
+        new = self._derived(h, J)
         c = self._cache
         if c.engine is not None:
             new._cache.parent_engine = c.engine
@@ -256,6 +259,23 @@ class IsingModel:
             new._cache.warm = c.bp.warm_export()
         elif c.warm is not None:
             new._cache.warm = c.warm
+        return new
+
+    def _derived(self, h: np.ndarray, J: np.ndarray) -> IsingModel:
+        same_j = J is self.J
+        h = np.array(h, dtype=np.float64)
+        J = self.J if same_j else np.array(J, dtype=np.float64)
+        n = self.n
+        if h.shape != (n,) or J.shape != (n, n) or not np.isfinite(h).all():
+            return IsingModel(h, J, self.config, self.structure)  # full validation and its errors
+        if not same_j and not (np.isfinite(J).all() and np.array_equal(J, J.T) and not np.diagonal(J).any()):
+            return IsingModel(h, J, self.config, self.structure)
+        h.setflags(write=False)
+        J.setflags(write=False)
+        new = object.__new__(IsingModel)
+        for name, value in (("h", h), ("J", J), ("config", self.config), ("structure", self.structure),
+                            ("_cache", _Cache())):
+            object.__setattr__(new, name, value)
         return new
 
     # ------------------------------------------------------------------ basics
@@ -307,11 +327,7 @@ class IsingModel:
         return c.engine
 
     def _exact_diag(self) -> InferenceDiagnostics:
-        eng = self.engine()
-        p = eng.plan
-        kind = "junction-tree" if not p.enumerated else "junction-tree+enumeration"
-        return InferenceDiagnostics(method="exact", converged=True, engine=kind,
-                                    max_clique=max(p.max_clique_states, p.oversized_states))
+        return _plan_diag(self.engine().plan)
 
     def _auto_exact(self) -> bool:
         eng = self.engine()
@@ -495,6 +511,17 @@ class IsingModel:
             return self.engine().query(None).variable_marginals()
         return np.array(self.moments(method, strict=strict).mean)
 
+    def variable_marginals(self, variables: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Exact P(y_i = 1) of the given variables only (their nodes' marginals, nothing else)."""
+        self._resolve("exact")
+        q = self.engine().query(None)
+        st = self.nodes
+        out = np.empty(len(variables))
+        for t, i in enumerate(np.asarray(variables, dtype=np.intp).tolist()):
+            p = q.node(int(st.node_of[i]))
+            out[t] = float(p[int(st.position[i]):].sum())
+        return out
+
     def node_marginals(self, event: NodeEvent | None = None) -> list[np.ndarray]:
         """Exact P(s_q | event) for every node (unconditional when ``event`` is None)."""
         self._resolve("exact")
@@ -582,6 +609,22 @@ class IsingModel:
                 field_i = self.h[i] + x @ J[:, i]
                 x[:, i] = rng.random(count) < expit(field_i)
         return x.astype(np.int8)
+
+
+_PLAN_DIAG: dict[int, tuple[object, InferenceDiagnostics]] = {}
+
+
+def _plan_diag(p: object) -> InferenceDiagnostics:
+    hit = _PLAN_DIAG.get(id(p))
+    if hit is not None and hit[0] is p:
+        return hit[1]
+    kind = "junction-tree" if not p.enumerated else "junction-tree+enumeration"  # type: ignore[attr-defined]
+    diag = InferenceDiagnostics(method="exact", converged=True, engine=kind,
+                                max_clique=max(p.max_clique_states, p.oversized_states))  # type: ignore[attr-defined]
+    if len(_PLAN_DIAG) > 512:
+        _PLAN_DIAG.clear()
+    _PLAN_DIAG[id(p)] = (p, diag)
+    return diag
 
 
 def _fallback_diag(diag: InferenceDiagnostics) -> InferenceDiagnostics:

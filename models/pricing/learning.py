@@ -35,6 +35,14 @@ between two variables of one node are fixed by the node's state: their gradient 
 of parlays — a block-coordinate step whose gradient needs only that node's marginal law, so a base update
 re-computes only the few junction-tree messages between the changed node and the next queried one.
 
+Field steps on structured nodes (``precondition_fields``). The thresholds of one node are strongly correlated
+(nested), so a plain gradient step on its K fields moves the node's law up to about K times as far as the
+same step moves one free binary, and step sizes tuned for free binaries overshoot. The field step of every
+multi-threshold node is multiplied by P = V·diag(min(1, 1/λ))·Vᵀ from the eigen-decomposition of the
+correlation matrix of its thresholds (:func:`node_preconditioner`): the collective direction is scaled back
+to a free binary's rate, no direction is sped up, free binaries are unchanged (P = 1), and as P is positive
+definite the step is still a descent direction with the same fixed points.
+
 Coupling growth under a budget (``max_clique_states``): a parlay couples the nodes of its legs, and a new
 node pair is admitted only when the min-fill triangulation of the coupling graph with it keeps every clique
 within the budget, so fitted models stay exact by junction tree. The ``hub_nodes`` nodes with the most
@@ -171,7 +179,7 @@ def _exact_gradient(model: IsingModel, idx: np.ndarray, vals: np.ndarray, q: flo
         keep = np.zeros(n, dtype=bool)
         keep[idx] = True
         d_h = np.where(keep, d_h, 0.0)
-    d_J = np.zeros((n, n))
+    d_J = _zeros(n) if couplings == "none" else np.zeros((n, n))
     if couplings == "all":
         d_J = scale * (on.second_moments() - off.second_moments())
         same = st.node_of[:, None] == st.node_of[None, :]
@@ -190,14 +198,30 @@ def _exact_gradient(model: IsingModel, idx: np.ndarray, vals: np.ndarray, q: flo
     return _finish(p, q, scale, d_h, d_J, model._exact_diag(), tuple(sorted(refused)))
 
 
+_ZEROS: dict[int, np.ndarray] = {}
+
+
+def _zeros(n: int) -> np.ndarray:
+    """A shared read-only (n, n) zero matrix (the coupling gradient of a fields-only step)."""
+    z = _ZEROS.get(n)
+    if z is None:
+        z = np.zeros((n, n))
+        z.setflags(write=False)
+        _ZEROS[n] = z
+    return z
+
+
 def _finish(p: float, q: float, scale: float, d_h: np.ndarray, d_J: np.ndarray, diag: InferenceDiagnostics,
             refused: tuple[Edge, ...] = ()) -> Gradient:
     bound = abs(p - q)
-    np.fill_diagonal(d_J, 0.0)
     tol = 1e-12 * max(1.0, bound)
-    clipped = bool(np.any(np.abs(d_h) > bound + tol) or np.any(np.abs(d_J) > bound + tol))
+    zero_j = d_J.base is None and not d_J.flags.writeable
+    if not zero_j:
+        np.fill_diagonal(d_J, 0.0)
+    clipped = bool(np.any(np.abs(d_h) > bound + tol) or (not zero_j and np.any(np.abs(d_J) > bound + tol)))
     d_h = np.clip(d_h, -bound, bound)
-    d_J = np.clip(d_J, -bound, bound)
+    if not zero_j:
+        d_J = np.clip(d_J, -bound, bound)
     return Gradient(price=p, target=q, loss=cross_entropy(q, p), scale=scale, d_h=d_h, d_J=d_J,
                     clipped=clipped, diagnostics=diag, refused=refused)
 
@@ -307,6 +331,7 @@ class LearnerConfig:
     base_fields: FieldScope | None = None  # field scope of single-node observations (None: ``fields``)
     max_clique_states: float | None = None  # coupling budget (None: every pair of legs is coupled)
     hub_nodes: int = 2
+    precondition_fields: bool = True  # structured nodes: correlation-preconditioned field steps
     lazy_books: bool = False
     l2_J: float = 0.0
     max_abs_J: float | None = 10.0
@@ -343,14 +368,50 @@ def sgd_step(
     scope: CouplingScope = config.parlay_couplings if node_count >= 2 else "none"
     fields = config.base_fields if node_count == 1 and config.base_fields is not None else config.fields
     grad = ce_gradient(model, legs, target, couplings=scope, fields=fields, method=config.method, refused=refused)
-    h = model.h - config.eta_h * grad.d_h
-    J = np.array(model.J)
+    step = grad.d_h
+    if config.precondition_fields and model.structured and grad.diagnostics.exact:
+        step = precondition_fields(model, step)
+    h = model.h - config.eta_h * step
+    J = model.J
     if scope != "none":
+        J = np.array(model.J)
         J -= config.eta_J * (grad.d_J + config.l2_J * J)
         if config.max_abs_J is not None:
             np.clip(J, -config.max_abs_J, config.max_abs_J, out=J)
         np.fill_diagonal(J, 0.0)
     return model.with_parameters(h, J), grad
+
+
+def node_preconditioner(node_marginal: np.ndarray) -> np.ndarray:
+    """P = V·diag(min(1, 1/λ))·Vᵀ for the correlation matrix C = V·diag(λ)·Vᵀ of a node's nested thresholds
+    y_k = [s ≥ k] under its marginal law: the step along the collective shift of the thresholds (λ up to
+    about K) is cut back to what one free binary's step would do, and no direction is ever amplified.
+    A one-threshold node gets P = 1."""
+    p = np.asarray(node_marginal, dtype=np.float64)
+    tails = np.cumsum(p[::-1])[::-1][1:]  # P(s ≥ k), k = 1 … K
+    K = tails.size
+    if K < 2:
+        return np.ones((K, K))
+    k = np.arange(K)
+    cov = tails[np.maximum.outer(k, k)] - np.outer(tails, tails)
+    sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    ok = sd > 1e-9
+    C = np.eye(K)
+    C[np.ix_(ok, ok)] = cov[np.ix_(ok, ok)] / np.outer(sd[ok], sd[ok])
+    lam, V = np.linalg.eigh(0.5 * (C + C.T))
+    return (V * np.minimum(1.0, 1.0 / np.maximum(lam, 1e-12))) @ V.T
+
+
+def precondition_fields(model: IsingModel, d_h: np.ndarray) -> np.ndarray:
+    """The field step with every multi-threshold node's block multiplied by :func:`node_preconditioner`."""
+    out = np.array(d_h, dtype=np.float64)
+    st = model.nodes
+    base = model.engine().query(None)
+    for q in np.unique(st.node_of[np.flatnonzero(out)]).tolist():
+        members = list(st.nodes[q])
+        if len(members) >= 2:
+            out[members] = node_preconditioner(base.node(q)) @ out[members]
+    return out
 
 
 # ----------------------------------------------------------------------------- initialization & targets
@@ -366,40 +427,36 @@ def initial_fields(mid_prices: Sequence[Sequence[float]], first: int = 30, eps: 
     return out
 
 
-def initial_node_fields(structure: Structure, mids: Sequence[float], eps: float = 1e-3) -> np.ndarray:
-    """Fields that put every variable's marginal at its mid under independent nodes (J = 0).
+def initial_node_fields(structure: Structure, observations: Sequence[tuple[int, np.ndarray, float]],
+                        eps: float = 1e-3, sweeps: int = 500, tol: float = 1e-10) -> np.ndarray:
+    """Fields of independent nodes (J = 0) whose laws match observed market mids.
 
-    A node's mids P(y_k = 1) = P(s ≥ k) must not increase with k: they are first made monotone (pool
-    adjacent violators), a missing mid (NaN) is interpolated between its known neighbours (0.5 when the
-    node has none), then state probabilities π_s = m_s − m_{s+1} (m_0 = 1, m_{K+1} = 0, each ≥ ``eps``) give
-    h_k = log π_k − log π_{k−1}. A two-state node gets logit(m), the free-variable rule."""
-    m = np.asarray(mids, dtype=np.float64)
+    ``observations``: (node, mask of the market's YES states, mid). Each node's law is the maximum-entropy
+    law on its states with those probabilities (iterative proportional fitting from the uniform law; mids
+    clipped into [eps, 1 − eps]; inconsistent mids end at a compromise), floored at ``eps`` per state; then
+    h_k = log π_k − log π_{k−1}. A node without observations gets the uniform law; a two-state node observed
+    at mid m gets logit(m), the free-variable rule."""
+    by_node: dict[int, list[tuple[np.ndarray, float]]] = {}
+    for q, mask, m in observations:
+        if np.isfinite(m):
+            by_node.setdefault(int(q), []).append((np.asarray(mask, dtype=bool), float(np.clip(m, eps, 1.0 - eps))))
     h = np.zeros(structure.n)
-    for members in structure.nodes:
-        vals = m[list(members)]
-        known = np.isfinite(vals)
-        if not known.any():
-            vals = np.full(len(members), 0.5)
-        elif not known.all():
-            x = np.arange(len(members))
-            vals = np.interp(x, x[known], vals[known])
-        vals = np.clip(_decreasing(np.clip(vals, eps, 1.0 - eps)), eps, 1.0 - eps)
-        tails = np.concatenate([[1.0], vals, [0.0]])
-        pi = np.maximum(tails[:-1] - tails[1:], eps)
+    for q, members in enumerate(structure.nodes):
+        size = len(members) + 1
+        pi = np.full(size, 1.0 / size)
+        obs = [(mk, m) for mk, m in by_node.get(q, []) if mk.any() and not mk.all()]
+        for _ in range(sweeps if obs else 0):
+            before = pi.copy()
+            for mk, m in obs:
+                a = float(pi[mk].sum())
+                pi[mk] *= m / a
+                pi[~mk] *= (1.0 - m) / (1.0 - a)
+            if float(np.max(np.abs(pi - before))) < tol:
+                break
+        pi = np.maximum(pi, eps)
         pi /= pi.sum()
         h[list(members)] = np.log(pi[1:]) - np.log(pi[:-1])
     return h
-
-
-def _decreasing(y: np.ndarray) -> np.ndarray:
-    """The non-increasing sequence closest to ``y`` in least squares (pool adjacent violators)."""
-    blocks: list[list[float]] = []  # [mean, weight]
-    for v in y.tolist():
-        blocks.append([v, 1.0])
-        while len(blocks) > 1 and blocks[-2][0] < blocks[-1][0]:
-            (m2, w2), (m1, w1) = blocks.pop(), blocks.pop()
-            blocks.append([(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2])
-    return np.concatenate([np.full(int(w), m) for m, w in blocks])
 
 
 def initial_model(
@@ -534,7 +591,10 @@ class OnlineLearner:
     def price(self, contract: Contract | Mapping[int, bool], model: IsingModel | None = None) -> float:
         """Coherent price (YES) of ``contract`` under ``model`` (default: the current model)."""
         c = Contract.of(contract)
-        return quote(model or self._model, c.as_mapping(), self.config.method).yes
+        m = model or self._model
+        if m.structured and m._resolve(self.config.method) == "exact":  # exact: coherent without clipping
+            return float(m.joint_probability(c.as_mapping(), "exact"))
+        return quote(m, c.as_mapping(), self.config.method).yes
 
     def prices(self) -> dict[Contract, float]:
         return {c: self.price(c) for c in self.books}
@@ -584,9 +644,10 @@ class OnlineLearner:
             real = self.books[c].move_to(q, "real")
         self._model = new_model
         self.updates += 1
-        for bc, book in self.books.items():
-            if bc in new_prices and abs(book.price() - new_prices[bc]) > 1e-15:
-                shadows[bc] = book.move_to(new_prices[bc], "shadow")
+        for bc, price in new_prices.items():
+            book = self.books.get(bc)
+            if book is not None and abs(book.price() - price) > 1e-15:
+                shadows[bc] = book.move_to(price, "shadow")
         prices = dict(new_prices)
         prices.setdefault(c, price_after)
         return UpdateResult(contract=c, target=q, price_before=price_before, price_after=price_after,

@@ -69,6 +69,7 @@ __all__ = [
     "ParlayEvent",
     "cluster_targets",
     "conjunction_mids",
+    "contract_label",
     "event_probability",
     "fit_cluster",
     "literal_map",
@@ -311,11 +312,9 @@ def variable_mids(panel: pd.DataFrame, literals: LiteralMap, cluster: str) -> pd
         index = wide.index
     else:
         index = pd.Index([], name="minute")
-    out = pd.DataFrame(index=index)
-    for name in names:
-        parts = cols.get(name)
-        out[name] = pd.concat(parts, axis=1).mean(axis=1) if parts else np.nan
-    return out.sort_index()
+    data = {name: (pd.concat(cols[name], axis=1).mean(axis=1) if name in cols else pd.Series(np.nan, index=index))
+            for name in names}
+    return pd.DataFrame(data, index=index).sort_index()
 
 
 def conjunction_mids(
@@ -532,6 +531,11 @@ TRAJECTORY_COLUMNS = [
 ]
 
 
+def contract_label(contract: Contract, names: Sequence[str]) -> str:
+    """``var,!var`` text of a contract's literals (``!`` = NO)."""
+    return ",".join(f"{'' if v else '!'}{names[i]}" for i, v in contract.legs)
+
+
 def _legs_index(legs: object, position: Mapping[str, int], n: int) -> dict[int, bool]:
     items: Iterable[tuple[object, object]]
     if isinstance(legs, str):
@@ -651,18 +655,29 @@ def fit_cluster(
     notes: list[str] = []
 
     structure = Structure.from_variable_ids(names)
-    medians = np.full(n, np.nan)
+    observations: list[tuple[int, np.ndarray, float]] = []
     uninitialized = 0
-    for i, v in enumerate(names):
-        values = mids[v].to_numpy(dtype=float) if v in mids.columns else np.array([])
+
+    def first_median(column: str) -> float:
+        values = mids[column].to_numpy(dtype=float) if column in mids.columns else np.array([])
         values = values[np.isfinite(values)][: cfg.init_mids]
-        if values.size == 0:
+        return float(np.median(np.clip(values, cfg.init_eps, 1.0 - cfg.init_eps))) if values.size else math.nan
+
+    for i, v in enumerate(names):
+        m = first_median(v)
+        if math.isfinite(m):
+            observations.append((*structure.literal_mask(i, True), m))
+        else:
             uninitialized += 1
-            continue
-        medians[i] = float(np.median(np.clip(values, cfg.init_eps, 1.0 - cfg.init_eps)))
+    for column, lits in (conjunctions or {}).items():
+        one = structure.conjunction_mask([(position[v], bool(b)) for v, b in lits])
+        m = first_median(column)
+        if one is not None and math.isfinite(m):
+            observations.append((*one, m))
     if uninitialized:
-        notes.append(f"{uninitialized} variable(s) without mids start between their axis neighbours (or at 0.5)")
-    h0 = initial_node_fields(structure, medians, cfg.init_eps)
+        notes.append(f"{uninitialized} variable(s) without their own mids start from the other markets of their "
+                     "axis (or uniform)")
+    h0 = initial_node_fields(structure, observations, cfg.init_eps)
     model0 = IsingModel(h0, np.zeros((n, n)), cfg.inference, structure)
 
     conj_cols = [c for c in (conjunctions or {}) if c in mids.columns]
@@ -706,7 +721,7 @@ def fit_cluster(
         pb = result.price_before
         rows.append({
             "ts": ts, "kind": kind,
-            "contract": ",".join(f"{'' if v else '!'}{names[i]}" for i, v in contract.legs),
+            "contract": contract_label(contract, names),
             "n_legs": len(contract.legs), "target": q, "price_before": pb, "price_after": result.price_after,
             "loss_before": cross_entropy(min(max(q, cfg.target_eps), 1 - cfg.target_eps),
                                          min(max(pb, cfg.target_eps), 1 - cfg.target_eps))

@@ -89,6 +89,7 @@ class Structure:
     _rows_hi: np.ndarray = field(init=False, repr=False)
     _rows_lo: np.ndarray = field(init=False, repr=False)
     _node_rows: np.ndarray = field(init=False, repr=False)
+    _slices: tuple[slice, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         nodes = tuple(tuple(int(i) for i in q) for q in self.nodes)
@@ -110,6 +111,8 @@ class Structure:
         within = np.arange(int(sizes.sum())) - np.repeat(offsets, sizes)
         rows_lo = np.repeat(starts, sizes)
         rows_hi = rows_lo + within
+        object.__setattr__(self, "_slices", tuple(slice(int(o), int(o + z)) for o, z in zip(offsets, sizes,
+                                                                                            strict=True)))
         for name, value in (("nodes", nodes), ("node_of", node_of), ("position", position), ("sizes", sizes),
                             ("order", np.array(flat, dtype=np.intp)), ("offsets", offsets),
                             ("_rows_hi", rows_hi), ("_rows_lo", rows_lo), ("_node_rows", node_rows)):
@@ -204,8 +207,12 @@ class Structure:
         return u
 
     def node_slice(self, q: int) -> slice:
-        o = int(self.offsets[q])
-        return slice(o, o + int(self.sizes[q]))
+        return self.slices[q]
+
+    @property
+    def slices(self) -> tuple[slice, ...]:
+        """Per node, its rows of the stacked state vector."""
+        return self._slices
 
     def coupled_nodes(self, J: np.ndarray) -> np.ndarray:
         """(N, N) boolean: node pairs q ≠ r with a non-zero coupling between their variables."""
@@ -228,14 +235,16 @@ class Structure:
         return (states[:, self.node_of] >= self.position[None, :]).astype(np.int8)
 
     def variable_marginals(self, node_marginals: Sequence[np.ndarray]) -> np.ndarray:
-        """P(y_i = 1) for every variable from node state distributions (leading batch axes allowed)."""
-        first = np.asarray(node_marginals[0])
-        out = np.empty((*first.shape[:-1], self.n))
-        for q, members in enumerate(self.nodes):
-            p = np.asarray(node_marginals[q])
-            tails = np.flip(np.cumsum(np.flip(p, axis=-1), axis=-1), axis=-1)  # P(s ≥ k)
-            out[..., list(members)] = tails[..., 1:]
-        return out
+        """P(y_i = 1) for every variable from node state distributions (leading batch axes allowed):
+        P(y_{q,k} = 1) = P(s_q ≥ k), one vectorised tail sum over the stacked states."""
+        stacked = np.concatenate([np.asarray(p, dtype=np.float64) for p in node_marginals], axis=-1)
+        cs = np.cumsum(stacked, axis=-1)
+        before = np.concatenate([np.zeros((*cs.shape[:-1], 1)), cs], axis=-1)  # Σ over earlier states
+        ends = self.offsets + self.sizes  # one past each node's last state
+        total = before[..., ends] - before[..., self.offsets]  # (…, N): each node's mass (1)
+        q, k = self.node_of, self.position
+        tails = total[..., q] - (before[..., self.offsets[q] + k] - before[..., self.offsets[q]])
+        return np.clip(tails, 0.0, 1.0)
 
     # ------------------------------------------------------------------ events
     def literal_mask(self, variable: int, value: bool) -> tuple[int, np.ndarray]:
