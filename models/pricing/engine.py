@@ -234,8 +234,12 @@ class ExactEngine:
         else:
             pair = {e: self.E[st.node_slice(e[0]), st.node_slice(e[1])] for e in self.edges}
         if parent is not None and parent.plan is self.plan:
-            diff = np.abs(self.u - parent.u)
-            changed_nodes = [int(q) for q in np.flatnonzero(np.maximum.reduceat(diff, st.offsets) > 0.0)]
+            # the stacked cumulative sums differ in the last bits wherever an earlier node changed: compare
+            # with a tolerance and keep the parent's energies (and tables) of the unchanged nodes
+            diff = np.abs(self.u - parent.u) > 1e-12 * (1.0 + np.abs(parent.u))
+            flags = np.logical_or.reduceat(diff, st.offsets)
+            changed_nodes = [int(q) for q in np.flatnonzero(flags)]
+            unary = [unary[q] if flags[q] else parent.state.unary[q] for q in range(st.n_nodes)]
             changed_pairs: list[Edge] | None = []
             if not same_j:
                 changed_pairs = [e for e in self.edges if not np.array_equal(pair[e], parent.state.pair[e])]

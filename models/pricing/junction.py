@@ -416,20 +416,32 @@ class JunctionState:
         return new
 
     # ------------------------------------------------------------------ messages
-    def _message(self, c: int, d: int, ev: _Ev | None, tmp: dict) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[type-arg]
+    def _product(self, c: int, skip: int, ev: _Ev | None, tmp: dict) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[type-arg]
+        """Table of c times every incoming message but the one from ``skip`` (and c's evidence), with the
+        summed log scales. Messages of one shape (e.g. the separators of a hub's many children) are
+        multiplied together first, so the full table is touched once per distinct shape."""
         p = self.plan
-        spec = p.messages[(c, d)]
-        arr = self.tables[c]
         log = np.full(1, self.offsets[c])
+        groups: dict[tuple[int, ...], np.ndarray] = {}
         for e in p.neighbors[c]:
-            if e == d:
+            if e == skip:
                 continue
             m, lg = self._get(e, c, ev, tmp)
-            arr = arr * m
             log = log + lg
+            g = groups.get(m.shape)
+            groups[m.shape] = m if g is None else g * m
         if ev is not None and c in ev.at:
             for w in ev.at[c]:
-                arr = arr * w
+                g = groups.get(w.shape)
+                groups[w.shape] = w if g is None else g * w
+        arr = self.tables[c]
+        for g in groups.values():
+            arr = arr * g
+        return arr, log
+
+    def _message(self, c: int, d: int, ev: _Ev | None, tmp: dict) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[type-arg]
+        spec = self.plan.messages[(c, d)]
+        arr, log = self._product(c, d, ev, tmp)
         out = arr.sum(axis=spec.sum_axes) if spec.sum_axes else arr
         out = out.reshape((out.shape[0], *spec.out_shape))
         scale = out.reshape(out.shape[0], -1).max(axis=1)
@@ -469,17 +481,7 @@ class JunctionState:
 
     def _belief(self, c: int, ev: _Ev | None, tmp: dict) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[type-arg]
         """(unnormalised product at clique c, its log scale (B,))."""
-        p = self.plan
-        arr = self.tables[c]
-        log = np.full(1, self.offsets[c])
-        for e in p.neighbors[c]:
-            m, lg = self._get(e, c, ev, tmp)
-            arr = arr * m
-            log = log + lg
-        if ev is not None and c in ev.at:
-            for w in ev.at[c]:
-                arr = arr * w
-        return arr, log
+        return self._product(c, -1, ev, tmp)
 
     # ------------------------------------------------------------------ queries
     def tree_log_z(self, t: int) -> float:

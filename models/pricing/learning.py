@@ -75,7 +75,7 @@ O(trades × books). Only the gross shadow cost differs (it counts the pairs); ne
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 from typing import Literal
 
@@ -667,6 +667,76 @@ class OnlineLearner:
             t = self._move(c, self._clip(self.price(c)))
             if t is not None:
                 out[c] = t
+        return out
+
+    def observe_batch(
+        self, items: Sequence[tuple[Contract | Mapping[int, bool], float]], *, trade: bool = True
+    ) -> list[UpdateResult]:
+        """Learn from simultaneous observations of single-node contracts (a minute's base-market mids).
+
+        With ``base_fields="nodes"`` on an exact structured model the batch is one step: observations on the
+        same node are applied one after the other *exactly* — changing only node q's fields multiplies the
+        joint law by exp(Δu_q(s_q)), so q's marginal law becomes π·exp(Δu)/Z with no other inference —
+        while observations on different nodes all start from the batch's model (a Jacobi step across nodes:
+        what one node learns reaches the others' marginals at the next batch). Each result is what
+        :meth:`observe` reports for its observation; books (lazy) trade as in :meth:`observe`. Otherwise (eager
+        books, fields beyond the node, approximate inference) the items are observed one by one."""
+        model = self._model
+        cfg = self.config
+        contracts = [(Contract.of(c), float(q)) for c, q in items]
+        st = model.nodes
+        events = [st.event(c.legs) for c, _ in contracts]
+        if (cfg.base_fields != "nodes" or not cfg.lazy_books or model._resolve(cfg.method) != "exact"
+                or any(len(e.masks) != 1 or e.empty for e in events)):
+            return [self.observe(c, q, trade=trade) for c, q in contracts]
+        base = model.engine().query(None)
+        local: dict[int, np.ndarray] = {}
+        h = np.array(model.h)
+        diag = model._exact_diag()
+        out: list[UpdateResult] = []
+        pending: list[tuple[Contract, float, float]] = []
+        for (c, target), ev in zip(contracts, events, strict=True):
+            ((node, mask),) = ev.masks.items()
+            pi = local.get(node)
+            if pi is None:
+                pi = local[node] = np.array(base.node(node))
+            q = self._clip(target)
+            p = float(pi[mask].sum())
+            scale = (p - q) / max(1.0 - p, 1e-300)
+            cond = np.where(mask, pi, 0.0) / p
+            bound = abs(p - q)
+            g = np.clip(scale * (_tails(cond) - _tails(pi)), -bound, bound)
+            step = node_preconditioner(pi) @ g if (cfg.precondition_fields and g.size > 1) else g
+            members = list(st.nodes[node])
+            dh = -cfg.eta_h * step
+            h[members] += dh
+            pi = pi * np.exp(np.concatenate([[0.0], np.cumsum(dh)]))
+            pi /= pi.sum()
+            local[node] = pi
+            after = float(pi[mask].sum())
+            d_h = np.zeros(model.n)
+            d_h[members] = g
+            grad = Gradient(price=p, target=q, loss=cross_entropy(q, p), scale=scale, d_h=d_h, d_J=_zeros(model.n),
+                            clipped=False, diagnostics=diag)
+            pending.append((c, p, after))
+            out.append(UpdateResult(contract=c, target=q, price_before=p, price_after=after, prices={c: after},
+                                    real_trade=None, shadow_trades={}, shadow_cost=0.0, gradient=grad))
+        self._model = model.with_parameters(h, model.J)
+        self.updates += len(out)
+        if trade:
+            for k, ((c, before, _), res) in enumerate(zip(pending, out, strict=True)):
+                if not self._books_allowed(c):
+                    continue
+                shadows: dict[Contract, LMSRTrade] = {}
+                if c not in self.books:
+                    self.books[c] = LMSRBook(cfg.lmsr_b, self._clip(before))
+                else:
+                    sync = self._move(c, self._clip(before))
+                    if sync is not None:
+                        shadows[c] = sync
+                real = self.books[c].move_to(res.target, "real")
+                out[k] = replace(res, real_trade=real, shadow_trades=shadows,
+                                 shadow_cost=sum(t.cost for t in shadows.values()))
         return out
 
     def observe_flow(

@@ -54,7 +54,14 @@ import numpy as np
 import pandas as pd
 
 from models.pricing.ising import InferenceConfig, IsingModel, Method
-from models.pricing.learning import Contract, LearnerConfig, OnlineLearner, cross_entropy, initial_node_fields
+from models.pricing.learning import (
+    Contract,
+    LearnerConfig,
+    OnlineLearner,
+    UpdateResult,
+    cross_entropy,
+    initial_node_fields,
+)
 from models.pricing.lmsr import LMSRBook
 from models.pricing.results import InferenceDiagnostics, NotConvergedError
 from models.pricing.structure import NodeEvent, Structure
@@ -695,22 +702,10 @@ def fit_cluster(
     cps = sorted(pd.Timestamp(c).tz_localize("UTC") if pd.Timestamp(c).tzinfo is None else pd.Timestamp(c)
                  for c in checkpoints)
     snaps: list[tuple[pd.Timestamp, IsingModel]] = []
-    for ts, _, _, kind, legs, q, trade_id, contracts in events:
-        while len(snaps) < len(cps) and ts > cps[len(snaps)]:
-            snaps.append((cps[len(snaps)], learner.model))
-        contract = Contract.of(legs)
-        if kind == "parlay":
-            parlays.append((legs, q))
-        learner.config = fields_only if kind == "conjunction" else lcfg
-        if kind == "parlay" and cfg.setting == "standalone":
-            book = learner.register(contract)
-            p_book = learner.books[book].price()
-            side = YES if q > p_book else NO
-            result = learner.observe_flow(contract, side, contracts if contracts else cfg.flow_shares)
-        else:
-            trade = cfg.books and cfg.setting == "amm"
-            result = learner.observe(contract, q, trade=trade)
-        learner.config = lcfg
+
+    def record(ts: pd.Timestamp, kind: str, contract: Contract, q: float, result: UpdateResult,
+               trade_id: object) -> None:
+        nonlocal n_base, n_parlay, shadow
         skipped = result.skipped is not None
         if not skipped:
             shadow += result.shadow_cost
@@ -720,14 +715,43 @@ def fit_cluster(
                 n_base += 1
         pb = result.price_before
         rows.append({
-            "ts": ts, "kind": kind,
-            "contract": contract_label(contract, names),
+            "ts": ts, "kind": kind, "contract": contract_label(contract, names),
             "n_legs": len(contract.legs), "target": q, "price_before": pb, "price_after": result.price_after,
             "loss_before": cross_entropy(min(max(q, cfg.target_eps), 1 - cfg.target_eps),
                                          min(max(pb, cfg.target_eps), 1 - cfg.target_eps))
             if np.isfinite(pb) else math.nan,
             "skipped": skipped, "trade_id": trade_id,
         })
+
+    trade = cfg.books and cfg.setting == "amm"
+    k = 0
+    while k < len(events):
+        ts, order, _, kind, legs, q, trade_id, contracts = events[k]
+        while len(snaps) < len(cps) and ts > cps[len(snaps)]:
+            snaps.append((cps[len(snaps)], learner.model))
+        if order == 0:  # the base observations of one instant: one batch
+            end = k
+            while end < len(events) and events[end][0] == ts and events[end][1] == 0:
+                end += 1
+            batch = events[k:end]
+            learner.config = fields_only
+            results = learner.observe_batch([(e[4], e[5]) for e in batch], trade=trade)
+            learner.config = lcfg
+            for e, result in zip(batch, results, strict=True):
+                record(e[0], e[3], result.contract, e[5], result, e[6])
+            k = end
+            continue
+        contract = Contract.of(legs)
+        parlays.append((legs, q))
+        if cfg.setting == "standalone":
+            book = learner.register(contract)
+            p_book = learner.books[book].price()
+            side = YES if q > p_book else NO
+            result = learner.observe_flow(contract, side, contracts if contracts else cfg.flow_shares)
+        else:
+            result = learner.observe(contract, q, trade=trade)
+        record(ts, kind, contract, q, result, trade_id)
+        k += 1
     model = learner.model
     snaps.extend((c, model) for c in cps[len(snaps):])
     shadow += sum(t.cost for t in learner.sync_books().values())
