@@ -273,3 +273,23 @@ def test_fields_scope_nodes_moves_only_the_observed_node() -> None:
     moved = np.flatnonzero(new.h != model.h)
     assert set(moved.tolist()) <= set(model.nodes.nodes[0]) and moved.size > 0
     assert grad.price == pytest.approx(float(model.joint_probability({1: True})), rel=1e-12)
+
+
+def test_a_batch_of_observations_on_one_node_is_exactly_the_sequential_updates() -> None:
+    rng = np.random.default_rng(9)
+    model = structured_model(rng, [4, 2, 3], density=0.7)
+    cfg = LearnerConfig(eta_h=1.5, base_fields="nodes", lazy_books=True)
+    items = [({0: True}, 0.8), ({2: True}, 0.3), ({1: True, 3: False}, 0.25), ({0: True}, 0.7)]  # node 0 only
+    seq = OnlineLearner(model, cfg)
+    seq_results = [seq.observe(legs, q) for legs, q in items]
+    batch = OnlineLearner(model, cfg)
+    batch_results = batch.observe_batch(items)
+    np.testing.assert_allclose(batch.model.h, seq.model.h, atol=1e-12)
+    for a, b in zip(seq_results, batch_results, strict=True):
+        assert b.price_before == pytest.approx(a.price_before, abs=1e-12)
+        assert b.price_after == pytest.approx(a.price_after, abs=1e-12)
+        assert b.real_trade.cost == pytest.approx(a.real_trade.cost, abs=1e-9)
+    # on different nodes the batch starts every node from the batch's model (a Jacobi step)
+    two = [({0: True}, 0.8), ({4: True}, 0.2)]
+    jac = OnlineLearner(model, cfg).observe_batch(two)
+    assert jac[1].price_before == pytest.approx(float(model.joint_probability({4: True})), abs=1e-12)
