@@ -140,14 +140,19 @@ def _book_row(book: LMSRBook) -> list[float]:
             book.collected["real"], book.collected["shadow"]]
 
 
-def load_books(conn: psycopg.Connection, model_version: str) -> pd.DataFrame:
-    """The LMSR books stored with a cluster fit: one row per contract (column ``contract``, then
-    :data:`BOOK_COLUMNS`)."""
-    row = conn.execute("SELECT artifact_url FROM pricing.cluster_models WHERE model_version = %s",
+def _cluster_artifact(conn: psycopg.Connection, model_version: str) -> tuple[str, list[str]]:
+    row = conn.execute("SELECT artifact_url, variables FROM pricing.cluster_models WHERE model_version = %s",
                        (model_version,)).fetchone()
     if row is None:
         raise NoFittedModels(f"unknown cluster model {model_version!r}")
-    with np.load(io.BytesIO(_read(row[0]))) as z:
+    return row[0], list(row[1])
+
+
+def load_books(conn: psycopg.Connection, model_version: str) -> pd.DataFrame:
+    """The LMSR books stored with a cluster fit: one row per contract (column ``contract``, then
+    :data:`BOOK_COLUMNS`)."""
+    url, _ = _cluster_artifact(conn, model_version)
+    with np.load(io.BytesIO(_read(url))) as z:
         if "book_names" not in z.files:
             return pd.DataFrame(columns=["contract", *BOOK_COLUMNS])
         frame = pd.DataFrame(z["book_state"], columns=list(BOOK_COLUMNS))
@@ -315,15 +320,12 @@ def load_cluster_pricer(conn: psycopg.Connection, model_version: str) -> Ensembl
 
 def load_snapshots(conn: psycopg.Connection, model_version: str) -> list[tuple[pd.Timestamp, IsingModel]]:
     """The (instant, model) snapshots stored with a cluster fit, in time order."""
-    row = conn.execute("SELECT artifact_url, variables FROM pricing.cluster_models WHERE model_version = %s",
-                       (model_version,)).fetchone()
-    if row is None:
-        raise NoFittedModels(f"unknown cluster model {model_version!r}")
-    with np.load(io.BytesIO(_read(row[0]))) as z:
+    url, variables = _cluster_artifact(conn, model_version)
+    with np.load(io.BytesIO(_read(url))) as z:
         if "snap_times" not in z.files:
             return []
         times, hs, Js = z["snap_times"], z["snap_h"], z["snap_J"]
-    structure = Structure.from_variable_ids(list(row[1]))
+    structure = Structure.from_variable_ids(list(variables))
     return [(pd.Timestamp(int(t), tz="UTC"), IsingModel(h, J, InferenceConfig(), structure))
             for t, h, J in zip(times, hs, Js, strict=True)]
 

@@ -211,6 +211,20 @@ def _is_correlation(matrix: np.ndarray, tol: float = 1e-12) -> bool:
     return bool(np.linalg.eigvalsh(matrix).min() >= -tol)
 
 
+def _set_correlation(obj: object, corr: np.ndarray) -> None:
+    """Validate a copula's ``corr`` and store it read-only, repaired to the nearest correlation matrix when
+    it is not one (``repaired`` says so)."""
+    c = np.array(corr, dtype=np.float64)
+    if c.ndim != 2 or c.shape[0] != c.shape[1] or c.shape[0] == 0:
+        raise ValueError(f"corr must be a non-empty square matrix, got shape {c.shape}")
+    sym = 0.5 * (c + c.T)
+    repaired = not (np.all(np.isfinite(c)) and np.allclose(c, c.T, atol=1e-12) and _is_correlation(sym))
+    fixed = nearest_correlation(c) if repaired else sym
+    fixed.setflags(write=False)
+    object.__setattr__(obj, "corr", fixed)
+    object.__setattr__(obj, "repaired", bool(repaired))
+
+
 def _common_correlation(sub: np.ndarray) -> float | None:
     """ρ when every off-diagonal entry of ``sub`` equals one ρ ∈ [0, _FACTOR_MAX_RHO], else None."""
     k = sub.shape[0]
@@ -264,17 +278,9 @@ class GaussianCopula:
     repaired: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        c = np.array(self.corr, dtype=np.float64)
-        if c.ndim != 2 or c.shape[0] != c.shape[1] or c.shape[0] == 0:
-            raise ValueError(f"corr must be a non-empty square matrix, got shape {c.shape}")
         if not 0.0 < self.eps < 0.5:
             raise ValueError("eps must lie in (0, 0.5)")
-        sym = 0.5 * (c + c.T)
-        repaired = not (np.all(np.isfinite(c)) and np.allclose(c, c.T, atol=1e-12) and _is_correlation(sym))
-        fixed = nearest_correlation(c) if repaired else sym
-        fixed.setflags(write=False)
-        object.__setattr__(self, "corr", fixed)
-        object.__setattr__(self, "repaired", bool(repaired))
+        _set_correlation(self, self.corr)
 
     @classmethod
     def equicorrelated(cls, n: int, rho: float, **kwargs: object) -> GaussianCopula:
@@ -397,15 +403,7 @@ class OrdinalCopula:
     repaired: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        c = np.array(self.corr, dtype=np.float64)
-        if c.ndim != 2 or c.shape[0] != c.shape[1] or c.shape[0] == 0:
-            raise ValueError(f"corr must be a non-empty square matrix, got shape {c.shape}")
-        sym = 0.5 * (c + c.T)
-        repaired = not (np.all(np.isfinite(c)) and np.allclose(c, c.T, atol=1e-12) and _is_correlation(sym))
-        fixed = nearest_correlation(c) if repaired else sym
-        fixed.setflags(write=False)
-        object.__setattr__(self, "corr", fixed)
-        object.__setattr__(self, "repaired", bool(repaired))
+        _set_correlation(self, self.corr)
 
     @classmethod
     def from_variables(cls, corr: np.ndarray, nodes: Sequence[Sequence[int]], **kwargs: object) -> OrdinalCopula:
