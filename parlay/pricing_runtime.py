@@ -1,8 +1,9 @@
 """The pricing runtime: read a trading day's marts, fit, store — the code behind the ``pricing`` assets.
 
-* :func:`fit_day_cluster` — replay-fit one game cluster's Ising model (``models.pricing.replay``) on the
-  day's minute panel and fee-corrected combo targets, estimate the copula's correlation from
-  ``marts.pair_correlations``, store both (``parlay.pricing_store``).
+* :func:`fit_day_cluster` — replay-fit one game cluster's Ising model (``models.pricing.replay``, on the
+  feasible states of its axes) on the day's minute panel and fee-corrected combo targets with the
+  full-AMM LMSR books and their shadow trades (lazy, exactly equivalent), estimate the copula's correlation
+  from ``marts.pair_correlations``, store model, books and copula (``parlay.pricing_store``).
 * :func:`train_day_classifier` — CatBoost on settled parlays of this and earlier days (a parlay is
   settled when every leg's market has a result), features from ``marts.combo_features``.
 * :func:`build_day_ensemble` — one snapshot over the day's newest cluster models and classifier, with
@@ -26,13 +27,15 @@ import psycopg
 from models.pricing import catboost_parlay
 from models.pricing.baselines import nearest_correlation
 from models.pricing.ensemble import ClusterModel, EnsembleConfig, EnsemblePricer
-from models.pricing.quotes import MarketInfo
+from models.pricing.quotes import MarketInfo, ModelNotConverged
 from models.pricing.replay import (
+    DEFAULT_FIT,
     FitConfig,
     FitResult,
     LiteralMap,
     cluster_targets,
     conjunction_mids,
+    contract_label,
     fit_cluster,
     literal_map,
     variable_mids,
@@ -137,13 +140,6 @@ def session_checkpoints(panel: pd.DataFrame, every: str = "1h") -> list[pd.Times
     return [*hours, last] if not hours or hours[-1] != last else hours
 
 
-# Step sizes of the replay fit. Measured prequentially (price before each update vs its target) on the
-# 2026-03-07 captures and a simulated day, η_h = 2 / η_J = 0.3 tracks the markets far better than
-# η_h = η_J = 0.1 (base-market MAE 0.040 → 0.026, 0.120 → 0.046, 0.050 → 0.034 on the three real games;
-# 0.108 → 0.039 base and 0.095 → 0.075 parlay MAE on a simulated game).
-DEFAULT_FIT = FitConfig(eta_h=2.0, eta_J=0.3)
-
-
 def online_errors(result: FitResult) -> dict[str, float]:
     """Prequential errors of a replay: |price before the update − target|, by kind of update."""
     traj = result.trajectory
@@ -192,10 +188,11 @@ def fit_day_cluster(conn: psycopg.Connection, storage_url: str, day: date, clust
     cm = ClusterModel(cluster, result.variables, result.model, corr)
     info = _market_info(conn, day, tickers)
     entries = [MarketEntry(literals.markets[t], info.get(t)) for t in tickers]
+    books = {contract_label(c, result.variables): b for c, b in result.books.items()}
     version = pricing_store.save_cluster_model(
         conn, storage_url, day, cm, entries, converged=result.converged,
         metrics={**result.metrics.as_dict(), **online_errors(result)},
-        fit_config=cfg.as_dict(), notes=result.notes, snapshots=result.snapshots,
+        fit_config=cfg.as_dict(), notes=result.notes, snapshots=result.snapshots, books=books,
     )
     return ClusterFit(cluster, version, result, len(tickers))
 
@@ -282,7 +279,7 @@ def calibration(pricer: EnsemblePricer, held: pd.DataFrame) -> pd.DataFrame:
         legs = [(leg["market_ticker"], leg["side"]) for leg in legs_json]
         try:
             q = pricer.quote(legs)
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, ModelNotConverged):
             continue
         outcomes.append(1.0 if r["won"] else 0.0)
         preds.setdefault("ensemble", []).append(q.probability)

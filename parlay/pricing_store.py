@@ -24,8 +24,13 @@ import psycopg
 from models.pricing.catboost_parlay import ParlayClassifier
 from models.pricing.ensemble import ClusterModel, EnsembleConfig, EnsemblePricer
 from models.pricing.ising import InferenceConfig, IsingModel
+from models.pricing.lmsr import LMSRBook
 from models.pricing.quotes import MarketInfo
 from models.pricing.replay import LiteralMap, MarketLiterals
+from models.pricing.structure import Structure
+
+BOOK_COLUMNS = ("open_price", "price", "q_yes", "q_no", "real_yes", "real_no", "shadow_yes", "shadow_no",
+                "real_collected", "shadow_collected")
 
 
 class NoFittedModels(LookupError):
@@ -92,9 +97,12 @@ def save_cluster_model(
     fit_config: Mapping[str, object] | None = None,
     notes: Sequence[str] = (),
     snapshots: Sequence[tuple[object, IsingModel]] = (),
+    books: Mapping[str, LMSRBook] | None = None,
 ) -> str:
     """Write one fitted cluster (artifact + row); returns its model_version (a content hash). ``snapshots``
-    (instant, model) are kept in the artifact for quotes over the session."""
+    (instant, model) are kept in the artifact for quotes over the session; ``books`` (contract label →
+    LMSR book, synced to the final model) as ``book_names`` and ``book_state`` (columns
+    :data:`BOOK_COLUMNS`)."""
     buf = io.BytesIO()
     corr = cluster.copula_corr if cluster.copula_corr is not None else np.zeros((0, 0))
     n = cluster.model.n
@@ -102,8 +110,11 @@ def save_cluster_model(
                      dtype="datetime64[ns]")
     snap_h = np.array([m.h for _, m in snapshots]) if snapshots else np.zeros((0, n))
     snap_J = np.array([m.J for _, m in snapshots]) if snapshots else np.zeros((0, n, n))
+    names = sorted(books or {})
+    state = np.array([_book_row((books or {})[k]) for k in names]).reshape(len(names), len(BOOK_COLUMNS))
     np.savez_compressed(buf, h=cluster.model.h, J=cluster.model.J, corr=np.asarray(corr, dtype=float),
-                        snap_times=times.astype("int64"), snap_h=snap_h, snap_J=snap_J)
+                        snap_times=times.astype("int64"), snap_h=snap_h, snap_J=snap_J,
+                        book_names=np.array(names, dtype=str), book_state=state)
     data = buf.getvalue()
     market_json = [m.as_json() for m in markets]
     digest = hashlib.sha256(data + json.dumps(market_json, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -122,6 +133,36 @@ def save_cluster_model(
              json.dumps(list(notes))),
         )
     return version
+
+
+def _book_row(book: LMSRBook) -> list[float]:
+    return [book.open_price, book.price(), book.q_yes, book.q_no, *book.shares["real"], *book.shares["shadow"],
+            book.collected["real"], book.collected["shadow"]]
+
+
+def _cluster_artifact(conn: psycopg.Connection, model_version: str) -> tuple[str, list[str]]:
+    row = conn.execute("SELECT artifact_url, variables FROM pricing.cluster_models WHERE model_version = %s",
+                       (model_version,)).fetchone()
+    if row is None:
+        raise NoFittedModels(f"unknown cluster model {model_version!r}")
+    return row[0], list(row[1])
+
+
+def load_books(conn: psycopg.Connection, model_version: str) -> pd.DataFrame:
+    """The LMSR books stored with a cluster fit: one row per contract (column ``contract``, then
+    :data:`BOOK_COLUMNS`)."""
+    url, _ = _cluster_artifact(conn, model_version)
+    with np.load(io.BytesIO(_read(url))) as z:
+        if "book_names" not in z.files:
+            return pd.DataFrame(columns=["contract", *BOOK_COLUMNS])
+        frame = pd.DataFrame(z["book_state"], columns=list(BOOK_COLUMNS))
+        frame.insert(0, "contract", z["book_names"].tolist())
+    return frame
+
+
+def structured_model(h: np.ndarray, J: np.ndarray, variables: Sequence[str]) -> IsingModel:
+    """A stored cluster's model on the nodes its variable ids define (the quotes' inference config)."""
+    return IsingModel(h, J, InferenceConfig(), Structure.from_variable_ids(list(variables)))
 
 
 def save_copula(conn: psycopg.Connection, storage_url: str, day: date, cluster_id: str, corr: np.ndarray,
@@ -224,7 +265,7 @@ def _assemble(conn: psycopg.Connection, cluster_versions: Mapping[str, str], clf
     for cid, names, mjson, url in rows:
         with np.load(io.BytesIO(_read(url))) as z:
             h, J, corr = z["h"], z["J"], z["corr"]
-        model = IsingModel(h, J, InferenceConfig())
+        model = structured_model(h, J, names)
         clusters[cid] = ClusterModel(cid, tuple(names), model, corr if corr.size else None)
         variables[cid] = tuple(names)
         for m in mjson:
@@ -279,14 +320,12 @@ def load_cluster_pricer(conn: psycopg.Connection, model_version: str) -> Ensembl
 
 def load_snapshots(conn: psycopg.Connection, model_version: str) -> list[tuple[pd.Timestamp, IsingModel]]:
     """The (instant, model) snapshots stored with a cluster fit, in time order."""
-    row = conn.execute("SELECT artifact_url FROM pricing.cluster_models WHERE model_version = %s",
-                       (model_version,)).fetchone()
-    if row is None:
-        raise NoFittedModels(f"unknown cluster model {model_version!r}")
-    with np.load(io.BytesIO(_read(row[0]))) as z:
+    url, variables = _cluster_artifact(conn, model_version)
+    with np.load(io.BytesIO(_read(url))) as z:
         if "snap_times" not in z.files:
             return []
         times, hs, Js = z["snap_times"], z["snap_h"], z["snap_J"]
-    return [(pd.Timestamp(int(t), tz="UTC"), IsingModel(h, J, InferenceConfig()))
+    structure = Structure.from_variable_ids(list(variables))
+    return [(pd.Timestamp(int(t), tz="UTC"), IsingModel(h, J, InferenceConfig(), structure))
             for t, h, J in zip(times, hs, Js, strict=True)]
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import psycopg
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.pricing.quotes import EnsembleQuote, UnknownMarket
+from models.pricing.quotes import EnsembleQuote, ModelNotConverged, UnknownMarket
 from models.risk import Book, BookBet, PoolState, RiskDecision, evaluate
 from parlay import ledger
 from parlay.ledger import BetRejected, PlacedBet, StoredQuote
@@ -192,6 +192,9 @@ class QuoteEngine:
             priced = loaded.pricer.quote(legs)
         except UnknownMarket as exc:
             raise ApiError(422, "unknown_market", str(exc), {"ticker": exc.market}) from None
+        except ModelNotConverged as exc:
+            raise ApiError(503, exc.code, f"{exc}: no price without a converged model; retry after the next fit",
+                           {"cluster_id": exc.cluster_id}, headers={"Retry-After": "60"}) from None
         except ValueError as exc:
             raise ApiError(422, "invalid_request", str(exc)) from None
         if priced.impossible:

@@ -103,9 +103,11 @@ def _loss_plot(result: pricing_runtime.ClusterFit) -> bytes | None:
     group_name=GROUP,
     partitions_def=DAY_CLUSTER,
     automation_condition=dg.AutomationCondition.eager(),
-    description="One game cluster's pairwise Ising model, replay-fitted by composite-likelihood SGD on the day's "
-    "base-market mids (fields) and fee-corrected parlay targets (fields and couplings); parameters stored "
-    "in object storage, the version in pricing.cluster_models.",
+    description="One game cluster's pairwise Ising model on the feasible states of its axes (nested thresholds: "
+    "impossible outcomes have probability 0), replay-fitted by composite-likelihood SGD on the day's base-market "
+    "mids (fields) and fee-corrected parlay targets (fields and couplings, kept junction-tree exact by a clique "
+    "budget), with an LMSR book per observed contract and its shadow trades (full-AMM setting); parameters and "
+    "books stored in object storage, the version in pricing.cluster_models.",
 )
 def ising_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                  lake: LakeResource) -> dg.MaterializeResult:

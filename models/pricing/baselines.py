@@ -11,6 +11,14 @@
   otherwise ``scipy.stats.multivariate_normal.cdf`` with a fixed seed (deterministic, error ~1e-5).
   An estimated correlation matrix is repaired to the nearest correlation matrix (Higham's alternating
   projections) and marginals are clipped into (ε, 1 − ε); every quote is clipped into the Fréchet bounds.
+* :class:`OrdinalCopula` — the Gaussian copula on the nodes of a structured cluster: one latent standard
+  normal per node (correlation R), node q in state s iff c_{q,s−1} < Z_q ≤ c_{q,s} with cut points
+  c_{q,s} = Φ⁻¹(P(s_q ≤ s)) from the node's marginal law, so every node keeps its marginal law exactly and the
+  nested thresholds of one quantity stay nested (one latent variable serves them all). A node mask is a union
+  of runs of states; the price of an event is the sum over one run per node of the rectangle probability
+  (one node: exact, the marginal mass of its mask; two: the bivariate CDF by inclusion–exclusion; more:
+  ``scipy.stats.multivariate_normal.cdf`` with lower limits and a fixed seed). On two-state nodes it is
+  :class:`GaussianCopula`.
 * :class:`PairwiseOracle` — the Ising model whose singleton and pairwise moments equal given (true)
   moments: the I-projection of the true law onto the pairwise family, found by Newton's method on the
   convex dual log Z(θ) − θ·t with exact enumeration. It does not learn from flow.
@@ -27,6 +35,7 @@ subset of legs.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +55,7 @@ __all__ = [
     "GaussianCopula",
     "IndependentLMSR",
     "LegsLike",
+    "OrdinalCopula",
     "PairwiseOracle",
     "TrueOracle",
     "all_yes_probabilities",
@@ -201,6 +211,20 @@ def _is_correlation(matrix: np.ndarray, tol: float = 1e-12) -> bool:
     return bool(np.linalg.eigvalsh(matrix).min() >= -tol)
 
 
+def _set_correlation(obj: object, corr: np.ndarray) -> None:
+    """Validate a copula's ``corr`` and store it read-only, repaired to the nearest correlation matrix when
+    it is not one (``repaired`` says so)."""
+    c = np.array(corr, dtype=np.float64)
+    if c.ndim != 2 or c.shape[0] != c.shape[1] or c.shape[0] == 0:
+        raise ValueError(f"corr must be a non-empty square matrix, got shape {c.shape}")
+    sym = 0.5 * (c + c.T)
+    repaired = not (np.all(np.isfinite(c)) and np.allclose(c, c.T, atol=1e-12) and _is_correlation(sym))
+    fixed = nearest_correlation(c) if repaired else sym
+    fixed.setflags(write=False)
+    object.__setattr__(obj, "corr", fixed)
+    object.__setattr__(obj, "repaired", bool(repaired))
+
+
 def _common_correlation(sub: np.ndarray) -> float | None:
     """ρ when every off-diagonal entry of ``sub`` equals one ρ ∈ [0, _FACTOR_MAX_RHO], else None."""
     k = sub.shape[0]
@@ -254,17 +278,9 @@ class GaussianCopula:
     repaired: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        c = np.array(self.corr, dtype=np.float64)
-        if c.ndim != 2 or c.shape[0] != c.shape[1] or c.shape[0] == 0:
-            raise ValueError(f"corr must be a non-empty square matrix, got shape {c.shape}")
         if not 0.0 < self.eps < 0.5:
             raise ValueError("eps must lie in (0, 0.5)")
-        sym = 0.5 * (c + c.T)
-        repaired = not (np.all(np.isfinite(c)) and np.allclose(c, c.T, atol=1e-12) and _is_correlation(sym))
-        fixed = nearest_correlation(c) if repaired else sym
-        fixed.setflags(write=False)
-        object.__setattr__(self, "corr", fixed)
-        object.__setattr__(self, "repaired", bool(repaired))
+        _set_correlation(self, self.corr)
 
     @classmethod
     def equicorrelated(cls, n: int, rho: float, **kwargs: object) -> GaussianCopula:
@@ -346,6 +362,89 @@ class GaussianCopula:
             out = _mobius_from_all_yes(all_yes, n)
         out = np.maximum(out, 0.0)
         return out / out.sum()
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Maximal runs [a, b] (inclusive) of allowed states."""
+    m = np.concatenate([[False], np.asarray(mask, dtype=bool), [False]])
+    d = np.diff(m.astype(np.int8))
+    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1) - 1
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def _rectangle(lower: np.ndarray, upper: np.ndarray, corr: np.ndarray, seed: int, maxpts: int | None,
+               abseps: float, releps: float) -> float:
+    """P(lower < Z ≤ upper) for Z ~ N(0, corr)."""
+    k = lower.size
+    if k == 1:
+        return float(ndtr(upper[0]) - ndtr(lower[0]))
+    if k == 2:
+        rho = float(corr[0, 1])
+        value = (bivariate_normal_cdf(upper[0], upper[1], rho) - bivariate_normal_cdf(lower[0], upper[1], rho)
+                 - bivariate_normal_cdf(upper[0], lower[1], rho) + bivariate_normal_cdf(lower[0], lower[1], rho))
+        return max(0.0, value)
+    value = multivariate_normal.cdf(upper, mean=np.zeros(k), cov=corr, allow_singular=True, lower_limit=lower,
+                                    maxpts=maxpts if maxpts is not None else 50_000 * k, abseps=abseps,
+                                    releps=releps, rng=np.random.default_rng(seed))
+    return max(0.0, float(value))
+
+
+@dataclass(frozen=True, eq=False)
+class OrdinalCopula:
+    """Gaussian-copula prices of node-mask events on given node marginal laws (see the module docstring).
+
+    ``corr`` (nodes × nodes) is repaired to the nearest correlation matrix when it is not one."""
+
+    corr: np.ndarray
+    seed: int = 0
+    maxpts: int | None = None
+    abseps: float = 1e-6
+    releps: float = 1e-6
+    repaired: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        _set_correlation(self, self.corr)
+
+    @classmethod
+    def from_variables(cls, corr: np.ndarray, nodes: Sequence[Sequence[int]], **kwargs: object) -> OrdinalCopula:
+        """Node correlation from a variable-level correlation matrix: the mean of each block (the variables
+        of one node are thresholds of one latent quantity)."""
+        c = np.asarray(corr, dtype=np.float64)
+        k = len(nodes)
+        out = np.eye(k)
+        for a in range(k):
+            for b in range(a + 1, k):
+                v = float(np.mean(c[np.ix_(list(nodes[a]), list(nodes[b]))]))
+                out[a, b] = out[b, a] = min(max(v, -0.999), 0.999)
+        return cls(out, **kwargs)  # type: ignore[arg-type]
+
+    def probability(self, node_marginals: Sequence[np.ndarray], masks: Mapping[int, np.ndarray]) -> float:
+        """P(every node in an allowed state) with node q's law ``node_marginals[q]``."""
+        restricted = []
+        for q, mask in sorted(masks.items()):
+            m = np.asarray(mask, dtype=bool)
+            if not m.any():
+                return 0.0
+            if not m.all():
+                restricted.append((q, m))
+        if not restricted:
+            return 1.0
+        own = [float(np.asarray(node_marginals[q])[m].sum()) for q, m in restricted]
+        if len(restricted) == 1:
+            return own[0]
+        nodes = [q for q, _ in restricted]
+        sub = self.corr[np.ix_(nodes, nodes)]
+        cuts = []
+        for q, _ in restricted:
+            cdf = np.cumsum(np.asarray(node_marginals[q], dtype=np.float64))
+            cuts.append(np.concatenate([[-np.inf], ndtri(np.clip(cdf[:-1], 0.0, 1.0)), [np.inf]]))
+        total = 0.0
+        for pick in itertools.product(*[_runs(m) for _, m in restricted]):
+            lower = np.array([cuts[t][a] for t, (a, _) in enumerate(pick)])
+            upper = np.array([cuts[t][b + 1] for t, (_, b) in enumerate(pick)])
+            total += _rectangle(lower, upper, sub, self.seed, self.maxpts, self.abseps, self.releps)
+        lower_b, upper_b = frechet_bounds(own)
+        return clip_to_bounds(total, lower_b, upper_b)
 
 
 def _mobius_from_all_yes(all_yes: np.ndarray, n: int) -> np.ndarray:

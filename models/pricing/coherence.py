@@ -8,6 +8,7 @@ into the bounds computed from the same model's marginals, and the NO price is 1 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ def frechet_bounds(marginals_of_legs: Sequence[float] | np.ndarray) -> tuple[flo
         return 1.0, 1.0
     if np.any(~np.isfinite(p)) or np.any((p < 0.0) | (p > 1.0)):
         raise ValueError(f"leg marginals must lie in [0, 1], got {p.tolist()}")
-    lower = max(0.0, float(p.sum()) - (p.size - 1))
+    lower = max(0.0, math.fsum(p.tolist()) - (p.size - 1))  # correctly rounded: independent of leg order
     upper = float(p.min())
     return min(lower, upper), upper
 
@@ -60,7 +61,10 @@ def leg_marginals(
 ) -> np.ndarray:
     """P(x_i = side_i) for each leg, in sorted leg order, from the model's own marginals."""
     idx, vals = normalize_legs(legs, model.n)
-    m = model.marginals(method, strict=strict)[idx]
+    if model.nodes.is_free or model._resolve(method) != "exact":
+        m = model.marginals(method, strict=strict)[idx]
+    else:  # only the legs' nodes
+        m = model.variable_marginals(idx)
     return np.where(vals > 0.5, m, 1.0 - m)
 
 

@@ -1,18 +1,31 @@
 """The ensemble pricer: one object that prices any parlay over the quotable markets.
 
-Members, each coherent on the **Ising model's own marginals** (so the combination is too):
+**Canonical events first.** The legs of a parlay become, per cluster, node masks over the structural
+layer's axes (:func:`~models.pricing.replay.event_terms`): every leg restricts one node's states, a NO on a
+bracket is the complement of its cells, and legs on one axis intersect. Every member prices that canonical
+event, so an event that reduces to one node (a single leg, a nested pair, a ladder leg with the leg it
+implies) gets the same price from every member: the Ising law's mass on that mask.
 
-* ``ising`` — the cluster's Ising law, the event of the legs per cluster (clusters independent);
-* ``copula`` — a Gaussian copula per cluster on the Ising marginals with a correlation matrix estimated
-  from the features (``marts.pair_correlations``), for parlays whose legs are single literals;
-* ``independence`` — the product of the legs' marginals;
-* ``catboost`` — the classifier trained on settled parlays, clipped into the Fréchet bounds.
+Members, each coherent on the **Ising model's own node marginals** (so the combination is too):
+
+* ``ising`` — the cluster's law, exact on its feasible states (clusters independent);
+* ``copula`` — a Gaussian copula over the nodes (:class:`~models.pricing.baselines.OrdinalCopula`): one
+  latent normal per node cut at the node's marginal law, the node correlation from the features
+  (``marts.pair_correlations``, averaged over each pair of axes);
+* ``independence`` — independent across nodes, exact within a node (P(over 220 ∧ over 230) = P(over 230));
+* ``catboost`` — the classifier trained on settled parlays, only for events on two or more nodes, its
+  features computed on the canonical event (one canonical leg per node), clipped into the Fréchet bounds.
 
 The quoted probability is the weighted mean of the members present; its uncertainty is the weighted
 standard deviation across members combined with a model width (a floor, plus a share of the Fréchet
 width: wide bounds mean dependence matters and is uncertain). ``raw_probability`` is the independence
-price. Impossible legs are priced 0 and flagged; a leg on a market the pricer does not know raises
-:class:`~models.pricing.quotes.UnknownMarket`.
+price of the legs as listed. Impossible legs are priced 0 and flagged; a leg on a market the pricer does not
+know raises :class:`~models.pricing.quotes.UnknownMarket`; when the Ising inference fails the quote is
+refused with :class:`~models.pricing.quotes.ModelNotConverged` — there is no silent fallback.
+
+Pairwise laws capture arithmetic between quantities (total = home + away) only softly: "home over 120 ∧
+away over 110 ∧ total at most 230" spans three nodes, is impossible in the game, and gets a small positive
+price here (see docs/STRUCTURE.md).
 """
 
 from __future__ import annotations
@@ -23,40 +36,83 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.pricing.baselines import GaussianCopula
+from models.pricing.baselines import OrdinalCopula
 from models.pricing.catboost_parlay import ParlayClassifier
 from models.pricing.ising import InferenceConfig, IsingModel, Method
-from models.pricing.quotes import EnsembleQuote, Leg, MarketInfo, MemberPrice, UnknownMarket, frechet
-from models.pricing.replay import ClusterEvent, LiteralMap, MarketLiterals, event_probability
+from models.pricing.quotes import (
+    EnsembleQuote,
+    Leg,
+    MarketInfo,
+    MemberPrice,
+    ModelNotConverged,
+    UnknownMarket,
+    frechet,
+)
+from models.pricing.replay import ClusterEvent, LiteralMap, MarketLiterals, event_terms
 from models.pricing.results import NotConvergedError
+from models.pricing.structure import NodeEvent, Structure
 from models.risk import MarketDef
 
 __all__ = ["ClusterModel", "EnsembleConfig", "EnsemblePricer", "synthetic_pricer"]
 
 YES, NO = "yes", "no"
+Terms = list[tuple[int, NodeEvent]]
 
 
 @dataclass(frozen=True, eq=False)
 class ClusterModel:
-    """A fitted cluster: its variables in index order, the Ising model, and the copula's correlation
-    (``None``: no copula member for this cluster)."""
+    """A fitted cluster: its variables in index order, the model, and the copula's variable correlation
+    (``None``: no copula member for this cluster).
+
+    The model's structure must be the one the variable ids define (a model given without structure gets
+    it). ``converged`` is False when even the marginals could not be computed: the cluster is then not
+    quotable."""
 
     cluster_id: str
     variables: tuple[str, ...]
     model: IsingModel
     copula_corr: np.ndarray | None = None
     marginals: np.ndarray = field(init=False, repr=False)
-    copula: GaussianCopula | None = field(init=False, repr=False)
+    node_marginals: tuple[np.ndarray, ...] = field(init=False, repr=False)
+    copula: OrdinalCopula | None = field(init=False, repr=False)
+    converged: bool = field(init=False)
+    reason: str | None = field(init=False)
 
     def __post_init__(self) -> None:
         if len(self.variables) != self.model.n:
             raise ValueError(f"cluster {self.cluster_id}: {len(self.variables)} variables but model has {self.model.n}")
-        object.__setattr__(self, "marginals", np.asarray(self.model.marginals("auto"), dtype=float))
+        expected = Structure.from_variable_ids(self.variables)
+        model = self.model
+        if not model.nodes.same_as(expected):
+            if model.structured:
+                raise ValueError(f"cluster {self.cluster_id}: the model's nodes differ from its variables' axes")
+            model = IsingModel(model.h, model.J, model.config, expected)
+            object.__setattr__(self, "model", model)
+        reason = None
+        try:
+            if model.engine().exact:
+                nodes = tuple(model.node_marginals())
+                marginals = model.nodes.variable_marginals(list(nodes))
+            else:  # unconstrained and beyond the exact budgets: BP marginals
+                marginals = np.asarray(model.marginals("auto"), dtype=float)
+                nodes = tuple(np.array([1.0 - p, p]) for p in marginals)
+        except NotConvergedError as err:
+            reason = f"its model did not converge ({err})"
+            marginals = np.full(model.n, np.nan)
+            nodes = tuple(np.full(int(s), np.nan) for s in model.nodes.sizes)
+        object.__setattr__(self, "marginals", marginals)
+        object.__setattr__(self, "node_marginals", nodes)
+        object.__setattr__(self, "converged", reason is None)
+        object.__setattr__(self, "reason", reason)
         cop = None
-        if self.copula_corr is not None:
-            cop = GaussianCopula(np.asarray(self.copula_corr, dtype=float), seed=0, maxpts=2_000 * 10,
-                                 abseps=1e-4, releps=1e-4)
+        if self.copula_corr is not None and reason is None:
+            cop = OrdinalCopula.from_variables(np.asarray(self.copula_corr, dtype=float), model.nodes.nodes, seed=0,
+                                               maxpts=2_000 * 10, abseps=1e-4, releps=1e-4)
         object.__setattr__(self, "copula", cop)
+
+    def mask_probability(self, q: int, mask: np.ndarray) -> float:
+        """The node marginal mass of a mask (exact)."""
+        return float(self.node_marginals[q][mask].sum())
 
 
 @dataclass(frozen=True)
@@ -68,11 +124,17 @@ class EnsembleConfig:
     min_uncertainty: float = 0.005  # model width floor, probability points
     frechet_width_share: float = 0.02  # … plus this share of the Fréchet width
     method: Method = "auto"
-    copula_max_legs: int = 6  # more legs in one cluster: the copula's orthant integral is skipped
+    copula_max_legs: int = 6  # more restricted nodes in one cluster: the copula's integral is skipped
 
     def weights(self) -> dict[str, float]:
         return {"ising": self.ising_weight, "copula": self.copula_weight, "catboost": self.catboost_weight,
                 "independence": self.independence_weight}
+
+
+def _canonical_side(mask: np.ndarray) -> str:
+    """How a node mask reads as one leg: an upper tail (over a threshold, a run ending at the top) or a run
+    of cells is a YES leg; anything reaching down to the bottom state without the top is a NO leg."""
+    return NO if bool(mask[0]) and not bool(mask[-1]) else YES
 
 
 class EnsemblePricer:
@@ -95,7 +157,8 @@ class EnsemblePricer:
         self._markets: dict[str, MarketInfo] = {}
         base = dict(info or {})
         for ticker, ml in literals.markets.items():
-            if ml.cluster_id not in self.clusters:
+            cm = self.clusters.get(ml.cluster_id)
+            if cm is None or not cm.converged:
                 continue
             p = self._market_probability(ml)
             known = base.get(ticker)
@@ -128,7 +191,7 @@ class EnsemblePricer:
             raise UnknownMarket(ticker, self._unknown_reason(ticker))
         return info.probability if side == YES else 1.0 - info.probability
 
-    def quote(self, legs: Sequence[Leg], features: Mapping[str, object] | None = None) -> EnsembleQuote:
+    def _check_legs(self, legs: Sequence[Leg]) -> tuple[Leg, ...]:
         legs = tuple((str(t), str(s).lower()) for t, s in legs)
         if not legs:
             raise ValueError("a parlay needs at least one leg")
@@ -137,31 +200,57 @@ class EnsemblePricer:
                 raise ValueError(f"side must be 'yes' or 'no', got {s!r}")
             if t not in self._markets:
                 raise UnknownMarket(t, self._unknown_reason(t))
-        leg_p = tuple(self.leg_probability(leg) for leg in legs)
-        lower, upper = frechet(leg_p)
-        independence = float(np.prod(leg_p))
+        return legs
+
+    def canonical(self, legs: Sequence[Leg]) -> tuple[dict[str, Terms], str | None]:
+        """Per cluster, the legs as signed node-mask terms (one term for every structural-layer event), and
+        the reason when the legs are impossible (then the terms are empty)."""
+        legs = self._check_legs(legs)
         event = self.literals.event(legs)
         if event.impossible:
-            return EnsembleQuote(legs, 0.0, independence, 0.0, (), True, lower, upper, self.version, leg_p,
-                                 (event.reason or "impossible",))
+            return {}, event.reason or "impossible"
+        return {ev.cluster_id: self._terms(ev) for ev in event.clusters}, None
+
+    def _terms(self, ev: ClusterEvent) -> Terms:
+        return event_terms(self.clusters[ev.cluster_id].model.nodes, ev)
+
+    def joint(self, outcomes: Mapping[str, bool]) -> float:
+        """P(every market resolves as given) under the cluster laws (the Ising member alone, exact where
+        the model is): the ``joint`` callable for hedging deltas. Contradicting outcomes give 0."""
+        legs = [(t, YES if v else NO) for t, v in outcomes.items()]
+        if not legs:
+            return 1.0
+        terms, impossible = self.canonical(legs)
+        if impossible is not None:
+            return 0.0
+        return self._ising(terms)
+
+    def quote(self, legs: Sequence[Leg], features: Mapping[str, object] | None = None) -> EnsembleQuote:
+        legs = self._check_legs(legs)
+        leg_p = tuple(self.leg_probability(leg) for leg in legs)
+        lower, upper = frechet(leg_p)
+        independence_legs = float(np.prod(leg_p))
+        terms, impossible = self.canonical(legs)
+        if impossible is not None:
+            return EnsembleQuote(legs, 0.0, independence_legs, 0.0, (), True, lower, upper, self.version, leg_p,
+                                 (impossible,))
         notes: list[str] = []
         cfg = self.config
-        prices: dict[str, float] = {}
-        ising = 1.0
-        for ev in event.clusters:
-            ising *= self._ising_event(ev)
-        prices["ising"] = ising
-        copula = self._copula(event.clusters)
+        prices: dict[str, float] = {"ising": self._ising(terms)}
+        copula = self._copula(terms)
         if copula is not None:
             prices["copula"] = copula
-        prices["independence"] = self._independence(event.clusters)
-        # The member prices are coherent for the *event*; the legs' own-side Fréchet bounds apply to all.
-        ev_lower, ev_upper = self._event_bounds(event.clusters)
-        if self.classifier is not None and len(legs) >= 2:
+        prices["independence"] = self._independence(terms)
+        restricted = [(c, q, m) for c, ts in terms.items() for _, t in ts[:1] for q, m in sorted(t.masks.items())
+                      if not m.all()]
+        ev_lower, ev_upper = self._event_bounds(terms)
+        single_terms = all(len(ts) == 1 for ts in terms.values())
+        if self.classifier is not None and len(restricted) >= 2 and single_terms:
+            node_p = [self.clusters[c].mask_probability(q, m) for c, q, m in restricted]
             row = {
-                "n_legs": len(legs), "n_clusters": len(event.clusters),
-                "n_no_legs": sum(1 for _, s in legs if s == NO), "leg_probabilities": list(leg_p),
-                "ising_price": ising, **(features or {}),
+                "n_legs": len(restricted), "n_clusters": len(terms),
+                "n_no_legs": sum(1 for _, _, m in restricted if _canonical_side(m) == NO),
+                "leg_probabilities": node_p, "ising_price": prices["ising"], **(features or {}),
             }
             try:
                 p_cb = float(self.classifier.predict_proba([row])[0])
@@ -178,59 +267,66 @@ class EnsemblePricer:
         width = cfg.min_uncertainty + cfg.frechet_width_share * (upper - lower)
         uncertainty = float(math.sqrt(dispersion**2 + width**2))
         members = tuple(MemberPrice(k, float(prices[k]), float(weights.get(k, 0.0))) for k in prices)
-        return EnsembleQuote(legs, p, independence, uncertainty, members, False, lower, upper, self.version, leg_p,
-                             tuple(notes))
+        return EnsembleQuote(legs, p, independence_legs, uncertainty, members, False, lower, upper, self.version,
+                             leg_p, tuple(notes))
 
     # ------------------------------------------------------------------ members
     def _market_probability(self, ml: MarketLiterals) -> float:
         cm = self.clusters[ml.cluster_id]
-        if ml.defines_variable:
-            (i, v), = ml.literals
-            p = float(cm.marginals[i])
-            return p if v else 1.0 - p
-        return self._ising_event(ClusterEvent(ml.cluster_id, tuple(sorted(ml.literals))))
+        if not ml.literals:
+            return 1.0
+        terms = self._terms(ClusterEvent(ml.cluster_id, tuple(sorted(ml.literals))))
+        return float(sum(sign * self._independent_term(cm, t) for sign, t in terms))  # one node: exact
 
-    def _ising_event(self, ev: ClusterEvent) -> float:
-        cm = self.clusters[ev.cluster_id]
-        try:
-            return event_probability(cm.model, ev, self.config.method)
-        except NotConvergedError:
-            # the exact answer is out of reach and BP did not converge: fall back on the Fréchet-safe
-            # independence price of the event's literals and let the dispersion widen the margin
-            return self._independence([ev])
-
-    def _independence(self, events: Sequence[ClusterEvent]) -> float:
+    def _ising(self, terms: Mapping[str, Terms]) -> float:
         out = 1.0
-        for ev in events:
-            cm = self.clusters[ev.cluster_id]
-            p = 1.0
-            for i, v in ev.required:
-                p *= cm.marginals[i] if v else 1.0 - cm.marginals[i]
-            for conj in ev.excluded:
-                q = 1.0
-                for i, v in conj:
-                    q *= cm.marginals[i] if v else 1.0 - cm.marginals[i]
-                p *= 1.0 - q
-            out *= p
+        for c, ts in terms.items():
+            cm = self.clusters[c]
+            try:
+                p = sum(sign * float(cm.model.probability(t, self.config.method)) for sign, t in ts)
+            except NotConvergedError as err:
+                raise ModelNotConverged(c, f"inference failed: {err}") from err
+            out *= min(max(p, 0.0), 1.0)
         return float(out)
 
-    def _copula(self, events: Sequence[ClusterEvent]) -> float | None:
+    @staticmethod
+    def _independent_term(cm: ClusterModel, term: NodeEvent) -> float:
+        p = 1.0
+        for q, m in term.masks.items():
+            p *= cm.mask_probability(q, m)
+        return p
+
+    def _independence(self, terms: Mapping[str, Terms]) -> float:
         out = 1.0
-        for ev in events:
-            cm = self.clusters[ev.cluster_id]
-            if cm.copula is None or ev.excluded or len(ev.required) > self.config.copula_max_legs:
-                return None
-            out *= cm.copula.joint_probability(cm.marginals, dict(ev.required))
+        for c, ts in terms.items():
+            cm = self.clusters[c]
+            out *= min(max(sum(sign * self._independent_term(cm, t) for sign, t in ts), 0.0), 1.0)
         return float(out)
 
-    def _event_bounds(self, events: Sequence[ClusterEvent]) -> tuple[float, float]:
-        """Fréchet bounds of the event from the model's marginals of its literals (clusters multiply)."""
+    def _copula(self, terms: Mapping[str, Terms]) -> float | None:
+        out = 1.0
+        for c, ts in terms.items():
+            cm = self.clusters[c]
+            part = 0.0
+            for sign, t in ts:
+                restricted = {q: m for q, m in t.masks.items() if not m.all()}
+                if len(restricted) <= 1:  # one node: the exact marginal mass, whatever the correlation
+                    part += sign * self._independent_term(cm, t)
+                    continue
+                if cm.copula is None or len(restricted) > self.config.copula_max_legs:
+                    return None
+                part += sign * cm.copula.probability(cm.node_marginals, restricted)
+            out *= min(max(part, 0.0), 1.0)
+        return float(out)
+
+    def _event_bounds(self, terms: Mapping[str, Terms]) -> tuple[float, float]:
+        """Fréchet bounds of the event from the node masses of its restrictions (clusters multiply)."""
         lo_all, hi_all = 1.0, 1.0
-        for ev in events:
-            cm = self.clusters[ev.cluster_id]
-            ps = [cm.marginals[i] if v else 1.0 - cm.marginals[i] for i, v in ev.required]
-            for conj in ev.excluded:
-                ps.append(1.0 - min(cm.marginals[i] if v else 1.0 - cm.marginals[i] for i, v in conj))
+        for c, ts in terms.items():
+            cm = self.clusters[c]
+            if len(ts) != 1:
+                continue  # a signed expansion: no simple bounds (never produced by the structural layer)
+            ps = [cm.mask_probability(q, m) for q, m in ts[0][1].masks.items()]
             lo, hi = frechet(ps)
             lo_all *= lo
             hi_all *= hi
@@ -240,7 +336,10 @@ class EnsemblePricer:
         ml = self.literals.markets.get(ticker)
         if ml is None:
             return "unknown market (not in the quotable set)"
-        return f"no fitted model for its cluster {ml.cluster_id}"
+        cm = self.clusters.get(ml.cluster_id)
+        if cm is None:
+            return f"no fitted model for its cluster {ml.cluster_id}"
+        return f"cluster {ml.cluster_id}: {cm.reason}"
 
 
 def synthetic_pricer(n_clusters: int = 1, markets_per_cluster: int = 135, mean_degree: float = 10.0,

@@ -54,6 +54,18 @@ class EnsembleQuote:
     notes: tuple[str, ...] = field(default=())
 
 
+class ModelNotConverged(RuntimeError):
+    """The cluster model's inference failed for these legs: the quote is refused (code
+    ``model_not_converged``) rather than priced from a fallback."""
+
+    code = "model_not_converged"
+
+    def __init__(self, cluster_id: str, reason: str) -> None:
+        super().__init__(f"cluster {cluster_id}: {reason}")
+        self.cluster_id = cluster_id
+        self.reason = reason
+
+
 class UnknownMarket(KeyError):
     """A leg names a market the pricer cannot price (unknown, closed, or without data)."""
 
@@ -77,7 +89,8 @@ class Pricer(Protocol):
         ...
 
     def quote(self, legs: Sequence[Leg]) -> EnsembleQuote:
-        """Price a parlay. Raises :class:`UnknownMarket` for a leg it cannot price."""
+        """Price a parlay. Raises :class:`UnknownMarket` for a leg it cannot price and
+        :class:`ModelNotConverged` when the model's inference fails on it (never a silent fallback)."""
         ...
 
 

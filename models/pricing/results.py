@@ -15,7 +15,7 @@ class InferenceDiagnostics:
     ``runs``: BP solves involved; ``max_residual``: the largest final residual max |f(u) − u| among them;
     ``damping``/``attempts``: the strongest damping and most attempts any run needed; ``cutset``: variables
     BP conditioned on exactly; ``fallback``: set when a different method than asked produced the number,
-    with the reason.
+    with the reason; ``engine``/``max_clique``: which exact engine answered and its largest table.
     """
 
     method: str
@@ -27,6 +27,8 @@ class InferenceDiagnostics:
     runs: int = 0
     cutset: int = 0
     fallback: str | None = None
+    engine: str | None = None  # "junction-tree", "junction-tree+enumeration", "bp", "refused"
+    max_clique: float = 0.0  # exact engine: largest clique (or enumerated component), joint states
 
     @property
     def exact(self) -> bool:

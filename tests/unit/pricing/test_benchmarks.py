@@ -44,3 +44,10 @@ def test_sgd_update_cost_on_a_135_variable_cluster() -> None:
 @pytest.mark.benchmark
 def test_exact_enumeration_speed() -> None:
     _show("exact enumeration", bench.exact_benchmark())
+
+
+@pytest.mark.benchmark
+def test_structure_accuracy_cases_latency_and_fit() -> None:
+    _show("accuracy cases a–d (old cutset BP vs the exact engine)", bench.accuracy_cases(queries=20, pgmpy_queries=3))
+    _show("10-leg quote on a fitted 135-market game cluster", bench.quote_benchmark(quotes=100))
+    _show("fit of a 135-market game cluster over a simulated day", bench.fit_benchmark())

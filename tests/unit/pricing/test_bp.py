@@ -128,15 +128,18 @@ def test_non_convergence_is_flagged_raised_or_falls_back() -> None:
         model.conditional_moments(legs, "bp")
     assert not model.log_partition("bp", strict=False).diagnostics.converged
 
-    # "auto" on a model routed to BP falls back to enumeration when it is small enough.
-    routed = IsingModel(model.h, model.J, InferenceConfig(exact_max_n=0, exact_limit_n=12, bp=cfg.bp))
+    # "auto" on a model routed to BP (no junction tree, beyond 2^exact_max_n states) falls back to
+    # enumeration when it is small enough.
+    routed = IsingModel(model.h, model.J, InferenceConfig(exact_max_n=0, exact_limit_n=12, clique_max_states=0,
+                                                          bp=cfg.bp))
     p = routed.joint_probability(legs)
     assert p.diagnostics.method == "exact" and p.diagnostics.fallback is not None
     assert float(p) == pytest.approx(float(model.joint_probability(legs, "exact")), abs=1e-12)
     assert routed.marginals() == pytest.approx(model.marginals("exact"))
 
     # No fallback available: auto raises too.
-    stuck = IsingModel(model.h, model.J, InferenceConfig(exact_max_n=0, exact_limit_n=0, bp=cfg.bp))
+    stuck = IsingModel(model.h, model.J, InferenceConfig(exact_max_n=0, exact_limit_n=0, clique_max_states=0,
+                                                         bp=cfg.bp))
     with pytest.raises(NotConvergedError):
         stuck.joint_probability(legs)
 

@@ -262,7 +262,7 @@ def test_standalone_keeps_base_markets_off_our_books() -> None:
 
 
 def test_learner_skips_or_raises_on_non_convergence() -> None:
-    cfg = InferenceConfig(exact_max_n=0, exact_limit_n=0, bp=BPConfig(cutset=0))
+    cfg = InferenceConfig(exact_max_n=0, exact_limit_n=0, clique_max_states=0, bp=BPConfig(cutset=0))
     model = frustrated_spin_glass(4, config=cfg)
     with pytest.raises(NotConvergedError):
         OnlineLearner(model, LearnerConfig()).observe({0: True}, 0.5, trade=False)
@@ -273,3 +273,28 @@ def test_learner_skips_or_raises_on_non_convergence() -> None:
     assert result.skipped and "did not converge" in result.skipped
     assert result.real_trade is None and not learner.books
     assert learner.model is model and learner.skipped == 1 and learner.updates == 0
+
+
+def test_lazy_books_settle_exactly_like_eager_books() -> None:
+    """The learner with lazy books (synced only before a real trade and at the end) has the real trades and
+    the book P&L of the learner that re-posts every book after every update."""
+    rng = np.random.default_rng(21)
+    contracts = [{0: True}, {1: True}, {2: False}, {0: True, 1: True}, {1: True, 2: True}, {0: False, 2: True}]
+    eager = OnlineLearner(IsingModel(np.zeros(3), np.zeros((3, 3))), LearnerConfig(eta_h=0.5, eta_J=0.5))
+    lazy = OnlineLearner(IsingModel(np.zeros(3), np.zeros((3, 3))),
+                         LearnerConfig(eta_h=0.5, eta_J=0.5, lazy_books=True))
+    for _ in range(60):
+        c = contracts[int(rng.integers(len(contracts)))]
+        q = float(rng.uniform(0.05, 0.95))
+        a, b = eager.observe(c, q), lazy.observe(c, q)
+        assert (a.real_trade.shares, a.real_trade.cost) == pytest.approx((b.real_trade.shares, b.real_trade.cost))
+        assert len(b.shadow_trades) <= 1 < len(eager.books) or len(eager.books) <= 1
+    lazy.sync_books()
+    for outcome in itertools.product((False, True), repeat=3):
+        x = dict(enumerate(outcome))
+        se, sl = eager.settle(x), lazy.settle(x)
+        assert se.real_pnl == pytest.approx(sl.real_pnl, rel=1e-9, abs=1e-9)
+        assert se.book_loss == pytest.approx(sl.book_loss, rel=1e-9, abs=1e-9)
+        assert se.worst_case_bound == pytest.approx(sl.worst_case_bound)
+    for c in eager.books:
+        assert eager.books[c].price() == pytest.approx(lazy.books[c].price(), abs=1e-12)

@@ -90,3 +90,35 @@ def test_buy_and_validation() -> None:
         book.buy("maybe", 1.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         book.quote_buy("yes", -1.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(path=st.lists(prices, min_size=1, max_size=12), real=st.lists(st.tuples(st.integers(0, 11), prices),
+                                                                     max_size=4), b=liquidity, open_p=prices)
+def test_moving_a_book_along_a_path_or_straight_differs_only_by_yes_no_pairs(
+    path: list[float], real: list[tuple[int, float]], b: float, open_p: float
+) -> None:
+    """Shadow moves p0 → p1 → … → pT versus p0 → pT (lazy), with the same real trades interleaved: the books
+    differ by equal numbers of YES and NO shares (each pair costs exactly 1 and pays exactly 1), so every
+    real trade, the P&L in both outcomes and the worst case are identical."""
+    eager, lazy = LMSRBook(b, open_p), LMSRBook(b, open_p)
+    trades = dict(real)
+    for t, p in enumerate(path):
+        eager.move_to(p, "shadow")
+        if t in trades:
+            lazy.move_to(p, "shadow")  # a lazy book is synced before it trades for real
+            a, c = eager.move_to(trades[t], "real"), lazy.move_to(trades[t], "real")
+            signed = [t.shares if t.side == "yes" else -t.shares for t in (a, c)]
+            assert signed[0] == pytest.approx(signed[1], rel=1e-9, abs=1e-9)
+            assert a.cost == pytest.approx(c.cost, rel=1e-9, abs=1e-9)
+            eager.move_to(p, "shadow")
+            lazy.move_to(p, "shadow")
+    lazy.move_to(path[-1], "shadow")
+    pairs_yes = eager.shares["shadow"][0] - lazy.shares["shadow"][0]
+    pairs_no = eager.shares["shadow"][1] - lazy.shares["shadow"][1]
+    assert pairs_yes == pytest.approx(pairs_no, rel=1e-9, abs=1e-7 * b)
+    assert eager.collected["shadow"] - lazy.collected["shadow"] == pytest.approx(pairs_yes, rel=1e-9, abs=1e-7 * b)
+    for outcome in (True, False):
+        assert eager.loss(outcome) == pytest.approx(lazy.loss(outcome), rel=1e-9, abs=1e-7 * b)
+    assert eager.price() == pytest.approx(lazy.price(), abs=1e-12)
+    assert eager.worst_case_loss == lazy.worst_case_loss

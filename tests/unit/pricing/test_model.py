@@ -63,19 +63,24 @@ def test_independent_model_has_the_given_marginals() -> None:
         IsingModel.independent(np.array([0.0, 0.5]))
 
 
-def test_auto_uses_exact_up_to_threshold_then_bp() -> None:
+def test_auto_uses_exact_within_the_budgets_then_bp() -> None:
     rng = np.random.default_rng(0)
     small = random_model(rng, 8)
     assert small.joint_probability({0: True}).diagnostics.method == "exact"
-    large = random_tree(rng, 30)
-    p = large.joint_probability({0: True, 5: False})
+    tree = random_tree(rng, 30)  # treewidth 1: exact by junction tree at any size
+    p = tree.joint_probability({0: True, 5: False})
+    assert p.diagnostics.method == "exact" and p.diagnostics.engine == "junction-tree"
+    assert p.diagnostics.max_clique == 4.0 and tree.log_partition().exact
+    dense = random_model(rng, 30, density=0.9)  # a clique of ~2^27 states: beyond every exact budget
+    p = dense.joint_probability({0: True, 5: False})
     assert p.diagnostics.method == "bp" and p.diagnostics.converged
-    assert not large.log_partition().exact
-    cfg = InferenceConfig(exact_max_n=3, exact_limit_n=10)
-    mid = IsingModel(small.h, small.J, cfg)
+    assert not dense.log_partition().exact
+    cfg = InferenceConfig(exact_max_n=3, exact_limit_n=10, clique_max_states=8)
+    mid = IsingModel(small.h, small.J, cfg)  # its junction tree needs a clique of 2^4 states
     assert mid.joint_probability({0: True}).diagnostics.method == "bp"
+    assert mid.joint_probability({0: True}, "exact").diagnostics.engine == "junction-tree"  # one table
     with pytest.raises(ValueError, match="exact inference refused"):
-        IsingModel(large.h, large.J, cfg).joint_probability({0: True}, "exact")
+        IsingModel(dense.h, dense.J, cfg).joint_probability({0: True}, "exact")
     with pytest.raises(ValueError, match="unknown inference method"):
         small.joint_probability({0: True}, "magic")  # type: ignore[arg-type]
 

@@ -113,3 +113,20 @@ def test_parlay_targets_learn_the_coupling() -> None:
     assert float(r.model.joint_probability({0: True, 1: True}, "exact")) == pytest.approx(0.40, abs=0.03)
     assert r.metrics.final_mae < r.metrics.initial_mae
     assert r.metrics.n_parlay_updates == 30
+
+
+def test_fits_use_the_same_exact_inference_as_quotes_beyond_twelve_variables() -> None:
+    """Issue 8, finding 4: fits enumerated only up to n = 12 and took gradients from BP above."""
+    from models.pricing.replay import default_fit_inference
+
+    assert default_fit_inference() == InferenceConfig()
+    idx = _minutes(40)
+    names = [f"v{i}" for i in range(16)]
+    rng = np.random.default_rng(0)
+    mids = pd.DataFrame({v: np.clip(0.5 + 0.1 * np.cumsum(rng.normal(0, 0.1, 40)), 0.05, 0.95) for v in names},
+                        index=idx)
+    targets = pd.DataFrame({"ts": idx[20:30], "legs": [{"v0": True, "v5": True, "v9": False}] * 10,
+                            "target": [0.2] * 10})
+    r = fit_cluster("G", names, mids, targets, FitConfig(eta_J=1.0))
+    assert r.diagnostics is not None and r.diagnostics.method == "exact"
+    assert r.model.joint_probability({0: True, 5: True}).diagnostics.method == "exact"
