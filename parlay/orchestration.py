@@ -70,7 +70,7 @@ def _collect(out: DayOutcome, result) -> None:  # type: ignore[no-untyped-def]
     for mat in result.get_asset_materialization_events():
         m = mat.event_specific_data.materialization  # type: ignore[union-attr]
         key = m.asset_key.to_user_string()
-        if m.partition and "|" in str(m.partition):
+        if m.partition and m.partition != out.day.isoformat():  # a cluster fit: partition = the cluster
             key = f"{key}[{m.partition}]"
         out.materialized.append(key)
         out.metadata[key] = {k: getattr(v, "value", v) for k, v in m.metadata.items()}
@@ -100,7 +100,7 @@ def run_main_job(
     """Materialize the whole asset graph once per trading day (in process, instance in Postgres unless
     ``instance`` — a DagsterInstance — is given).
 
-    Three phases per day, because one Ising fit per game cluster is its own (day × cluster) partition:
+    Three phases per day, because one Ising fit per game cluster is its own partition (the cluster):
     (1) the daily assets up to the structural layer and the cluster registry; (2) one fit per cluster;
     (3) the daily assets downstream of the fits (ensemble, risk, hedging, ledger, monitoring). A failed
     blocking check stops the day where it fails: nothing downstream runs.
@@ -111,7 +111,7 @@ def run_main_job(
     import dagster as dg
 
     from dagster_project.definitions import FINISH_JOB, FIT_JOB, PREPARE_JOB, defs
-    from dagster_project.partitions import GAME_CLUSTERS, cluster_partition_key
+    from dagster_project.partitions import TRADING_DAY_TAG, register_clusters, register_days
 
     prepare = defs.resolve_job_def(PREPARE_JOB)
     fit_job = defs.resolve_job_def(FIT_JOB)
@@ -128,6 +128,7 @@ def run_main_job(
     from contextlib import nullcontext
 
     with (nullcontext(instance) if instance is not None else dg.DagsterInstance.get()) as instance:
+        register_days(instance, days)
         for day in days:
             out = DayOutcome(day, "", True)
             outcomes.append(out)
@@ -145,14 +146,13 @@ def run_main_job(
                 log(f"[parlay] {day}: stopped after phase 1 (failed step or blocking check)")
                 continue
             clusters = out.metadata.get("pricing/game_clusters", {}).get("cluster_ids") or []
-            known = set(instance.get_dynamic_partitions(GAME_CLUSTERS.name))
+            register_clusters(instance, clusters)
             for i, cluster in enumerate(clusters, 1):
-                if cluster not in known:
-                    instance.add_dynamic_partitions(GAME_CLUSTERS.name, [cluster])
                 log(f"[parlay] {day} phase 2/3: fitting cluster {i}/{len(clusters)} {cluster} …")
                 fit = fit_job.execute_in_process(
-                    instance=instance, partition_key=cluster_partition_key(day, cluster), raise_on_error=False,
-                    tags={"parlay/source": source, "parlay/phase": "2"}, run_config=run_config,
+                    instance=instance, partition_key=cluster, raise_on_error=False,
+                    tags={"parlay/source": source, "parlay/phase": "2", TRADING_DAY_TAG: day.isoformat()},
+                    run_config=run_config,
                 )
                 _collect(out, fit)
             if any("(blocking)" in c for c in out.failed_checks) or not out.success:

@@ -1,7 +1,7 @@
 """Pricing assets (group ``pricing``): per-cluster Ising fits, the CatBoost member, the ensemble snapshot.
 
 * ``pricing/game_clusters`` (daily) registers the day's clusters as partitions of ``game_clusters``;
-* ``pricing/ising_models`` (day × cluster) replay-fits one cluster and stores it; its checks: the fit
+* ``pricing/ising_models`` (partition: one game cluster) replay-fits one cluster and stores it; its checks: the fit
   converged (blocking — no quotes or hedges from a failed fit) and quotes on a sample of contracts are
   coherent (blocking);
 * ``pricing/copula`` (daily) estimates each cluster's Gaussian-copula correlation from the features;
@@ -19,7 +19,7 @@ from datetime import date
 import dagster as dg
 import numpy as np
 
-from dagster_project.partitions import DAILY, DAY_CLUSTER, GAME_CLUSTERS
+from dagster_project.partitions import DAILY, GAME_CLUSTERS, TRADING_DAY_TAG, register_clusters, run_cluster
 from dagster_project.plots import figure_png, png_markdown
 from dagster_project.resources import LakeResource, WarehouseResource
 from models.pricing.coherence import check_quote_coherence
@@ -37,10 +37,20 @@ def marts(table: str) -> dg.AssetKey:
 
 
 def _day(context: dg.AssetExecutionContext) -> date:
-    key = context.partition_key
-    if isinstance(key, dg.MultiPartitionKey):
-        return date.fromisoformat(key.keys_by_dimension["day"])
-    return date.fromisoformat(key)
+    return date.fromisoformat(context.partition_key)
+
+
+def fit_day(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, conn, cluster: str) -> date:  # type: ignore[no-untyped-def]
+    """The trading day a cluster fit uses: the run's ``parlay/trading_day`` tag, else the newest day on which
+    the structural layer mapped the cluster."""
+    tagged = context.run.tags.get(TRADING_DAY_TAG)
+    if tagged:
+        return date.fromisoformat(tagged)
+    row = conn.execute("SELECT max(trading_day) FROM marts.binary_variables WHERE cluster_id = %s",
+                       (cluster,)).fetchone()
+    if row is None or row[0] is None:
+        raise dg.Failure(f"game cluster {cluster} is on no trading day: materialize pricing/game_clusters first")
+    return row[0]
 
 
 @dg.asset(
@@ -54,10 +64,7 @@ def game_clusters(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     day = _day(context)
     with warehouse.connection() as conn:
         clusters = pricing_runtime.day_clusters(conn, day)
-    known = set(context.instance.get_dynamic_partitions(GAME_CLUSTERS.name))
-    new = [c for c in clusters if c not in known]
-    if new:
-        context.instance.add_dynamic_partitions(GAME_CLUSTERS.name, new)
+    new = register_clusters(context.instance, clusters)
     return dg.MaterializeResult(metadata={"clusters": len(clusters), "new_partitions": len(new),
                                           "cluster_ids": dg.MetadataValue.json(clusters)})
 
@@ -101,25 +108,24 @@ def _loss_plot(result: pricing_runtime.ClusterFit) -> bytes | None:
     deps=[pricing("game_clusters"), pricing("copula"), marts("binary_variables"), marts("price_panel_1m"),
           marts("combo_targets"), marts("markets")],
     group_name=GROUP,
-    partitions_def=DAY_CLUSTER,
-    automation_condition=dg.AutomationCondition.eager(),
+    partitions_def=GAME_CLUSTERS,
     description="One game cluster's pairwise Ising model, replay-fitted by composite-likelihood SGD on the day's "
     "base-market mids (fields) and fee-corrected parlay targets (fields and couplings); parameters stored "
     "in object storage, the version in pricing.cluster_models.",
 )
 def ising_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                  lake: LakeResource) -> dg.MaterializeResult:
-    key = context.partition_key
-    assert isinstance(key, dg.MultiPartitionKey)
-    day, cluster = date.fromisoformat(key.keys_by_dimension["day"]), key.keys_by_dimension["cluster"]
-    context.log.info(f"fitting {cluster} on {day} …")
+    cluster = context.partition_key
     with warehouse.connection() as conn:
+        day = fit_day(context, conn, cluster)
+        context.log.info(f"fitting {cluster} on {day} …")
         fit = pricing_runtime.fit_day_cluster(conn, lake.url(), day, cluster)
     m = fit.result.metrics
     context.log.info(f"{cluster}: {m.n_variables} variables, {m.n_base_updates} base and {m.n_parlay_updates} parlay "
                      f"updates, converged={fit.result.converged}")
     meta: dict[str, object] = {
-        "model_version": fit.model_version, "converged": fit.result.converged, "markets": fit.n_markets,
+        "trading_day": day.isoformat(), "model_version": fit.model_version, "converged": fit.result.converged,
+        "markets": fit.n_markets,
         **{k: v for k, v in m.as_dict().items() if v is not None},
         **pricing_runtime.online_errors(fit.result),
         "notes": dg.MetadataValue.json(list(fit.result.notes)),
@@ -128,15 +134,6 @@ def ising_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     if png is not None:
         meta["fit_loss"] = png_markdown(png, "fit loss")
     return dg.MaterializeResult(metadata=meta)  # type: ignore[arg-type]
-
-
-def _cluster_of(context: dg.AssetCheckExecutionContext) -> tuple[date, str]:
-    tags = context.run.tags
-    day = tags.get("dagster/partition/day")
-    cluster = tags.get("dagster/partition/cluster")
-    if day is None or cluster is None:
-        raise dg.Failure("this check runs per day × cluster partition")
-    return date.fromisoformat(day), cluster
 
 
 def _latest_fit(conn, day: date, cluster: str) -> tuple[str, bool, dict]:  # type: ignore[no-untyped-def]
@@ -152,8 +149,9 @@ def _latest_fit(conn, day: date, cluster: str) -> tuple[str, bool, dict]:  # typ
                 description="The replay fit converged: every update's inference converged and the final model's "
                 "moments are computable (no quotes or hedges from a failed fit).")
 def fit_converged(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    day, cluster = _cluster_of(context)
+    cluster = run_cluster(context)
     with warehouse.connection() as conn:
+        day = fit_day(context, conn, cluster)
         version, converged, metrics = _latest_fit(conn, day, cluster)
     return dg.AssetCheckResult(passed=bool(converged), metadata={
         "model_version": version, "skipped_updates": metrics.get("n_skipped"),
@@ -165,8 +163,9 @@ def fit_converged(context: dg.AssetCheckExecutionContext, warehouse: WarehouseRe
                 "markets) lie within the Fréchet bounds of the model's marginals, and YES + NO of every market "
                 "sums to 1.")
 def quotes_coherent(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    day, cluster = _cluster_of(context)
+    cluster = run_cluster(context)
     with warehouse.connection() as conn:
+        day = fit_day(context, conn, cluster)
         version, _, _ = _latest_fit(conn, day, cluster)
         pricer = pricing_store.load_cluster_pricer(conn, version)
     tickers = sorted(pricer.markets())[:8]

@@ -18,7 +18,11 @@ def materialize_ingest(fresh_database_url: str, tmp_path: Path):
     from dagster_project.checks import ingest as ingest_checks
 
     def run(source: MarketSourceResource, day: str, assets: Sequence | None = None) -> dg.ExecuteInProcessResult:
+        from dagster_project.partitions import register_days
+
         ingest._cached_source.cache_clear()
+        instance = dg.DagsterInstance.ephemeral()
+        register_days(instance, [day])
         return dg.materialize(
             [*(assets or ingest.ASSETS), *ingest_checks.CHECKS],
             partition_key=day,
@@ -27,7 +31,7 @@ def materialize_ingest(fresh_database_url: str, tmp_path: Path):
                 "market_source": source,
                 "lake": LakeResource(storage_url=str(tmp_path / "lake")),
             },
-            instance=dg.DagsterInstance.ephemeral(),
+            instance=instance,
             raise_on_error=False,
         )
 
