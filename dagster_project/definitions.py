@@ -26,10 +26,11 @@ FIT_JOB = automation.refit_job.name
 FINISH_JOB = "main_finish"
 
 FITS = dg.AssetSelection.assets(pricing.ising_models)
-NO_FRESHNESS = dg.AssetSelection.checks(*freshness.CHECKS)
-DAILY_ALL = dg.AssetSelection.all() - FITS - NO_FRESHNESS
-AFTER_FITS = FITS.downstream() - FITS - NO_FRESHNESS
+DAILY_ALL = dg.AssetSelection.all() - FITS
+AFTER_FITS = FITS.downstream() - FITS
 BEFORE_FITS = DAILY_ALL - AFTER_FITS
+INGEST_ASSETS = [a.map_asset_specs(lambda spec: dg.apply_freshness_policy(spec, freshness.POLICY))
+                 for a in ingest.ASSETS]
 
 main_job = dg.define_asset_job(
     MAIN_JOB, selection=DAILY_ALL, partitions_def=DAILY,
@@ -46,10 +47,10 @@ finish_job = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[*ingest.ASSETS, *transform.ASSETS, *features.ASSETS, *pricing.ASSETS, *book.ASSETS, *evaluation.ASSETS],
+    assets=[*INGEST_ASSETS, *transform.ASSETS, *features.ASSETS, *pricing.ASSETS, *book.ASSETS, *evaluation.ASSETS],
     asset_checks=[*ingest_checks.CHECKS, *quality.CHECKS, *features.CHECKS, *pricing.CHECKS, *book.CHECKS,
                   *freshness.CHECKS],
-    sensors=[freshness.SENSOR, *automation.SENSORS],
+    sensors=automation.SENSORS,
     schedules=automation.SCHEDULES,
     jobs=[main_job, prepare_job, finish_job, *automation.JOBS],
     resources={
