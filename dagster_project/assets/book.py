@@ -216,27 +216,32 @@ def _pnl_plot(rows: list[tuple]) -> bytes:
         ax.axhline(0, color="grey", lw=0.8)
         ax.set_xlabel("settled bets (in settlement order)")
         ax.set_ylabel("house P&L from bets ($)")
-        ax.set_title("Cumulative P&L of settled parlays (before hedges)")
+        ax.set_title("Cumulative P&L of the day's settled parlays (before hedges)")
 
     return figure_png(draw)
 
 
 @dg.asset(key=key("ledger", "pnl"), deps=[key("ledger", "settlements")], group_name="ledger", partitions_def=DAILY,
-          description="P&L and ledger health: balances by account, settled stakes vs payouts, hedge cost and fees, "
-          "the trial balance (0: every movement balanced), and a cumulative P&L plot.")
+          description="The trading day's P&L: the day's bets by state, their settled stakes vs payouts, the hedge "
+          "fills of the day's orders (cost and fees), a P&L plot of the day's settled bets, and the ledger's trial "
+          "balance after the day (0: every movement balanced). Cumulative figures: `parlay run`'s book line.")
 def pnl(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    day = _day(context)
     with warehouse.connection() as conn:
-        summary = book_runtime.pnl(conn)
+        summary = book_runtime.day_book(conn, day)
+        trial = ledger.trial_balance(conn)
         rows = conn.execute("SELECT bet_id, stake, payout, state FROM ledger.bets WHERE state IN ('won', 'lost') "
-                            "ORDER BY settled_at, bet_id").fetchall()
+                            "AND trading_day = %s ORDER BY settled_at, bet_id", (day,)).fetchall()
     png = _pnl_plot(rows)
     return dg.MaterializeResult(metadata={
-        "trial_balance": float(summary["trial_balance"]),  # type: ignore[arg-type]
+        "trading_day": day.isoformat(),
+        "trial_balance": float(trial),
         "bets": dg.MetadataValue.json(summary["bets"]),
         "house_pnl_from_bets": float(summary["bettor_pnl_for_house"]),  # type: ignore[arg-type]
+        "settled_stakes": float(summary["settled_stakes"]),  # type: ignore[arg-type]
+        "settled_payouts": float(summary["settled_payouts"]),  # type: ignore[arg-type]
         "hedge_fills": summary["hedge_fills"], "hedge_cost": float(summary["hedge_cost"]),  # type: ignore[arg-type]
         "hedge_fees": float(summary["hedge_fees"]),  # type: ignore[arg-type]
-        "balances": dg.MetadataValue.json({k: str(v) for k, v in summary["balances"].items()}),  # type: ignore[union-attr]
         "pnl_plot": png_markdown(png, "P&L")})
 
 
