@@ -1,4 +1,6 @@
-"""dbt models as assets (group ``transform``): staging → intermediate → marts, tests as asset checks.
+"""dbt models as assets, grouped by layer (groups ``staging``, ``intermediate``, ``marts``), tests as asset
+checks; every model's materialization carries ``dagster/row_count`` and its column schema, fetched by
+dagster-dbt after the build.
 
 The trading day of the run is passed to dbt as ``--vars '{"trading_day": …}'`` for incremental
 models; dbt connects to the same Postgres as the warehouse resource.
@@ -16,7 +18,8 @@ from dagster_project.partitions import DAILY
 from dagster_project.resources import WarehouseResource
 from parlay.dbtenv import apply_dbt_env
 
-GROUP = "transform"
+LAYERS = ("staging", "intermediate", "marts")
+OWNERS = ["team:features"]
 
 
 class Translator(DagsterDbtTranslator):
@@ -29,7 +32,13 @@ class Translator(DagsterDbtTranslator):
         return dg.AssetKey([dbt_resource_props["config"].get("schema") or "analytics", dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str:
-        return GROUP
+        """The model's layer: its folder under ``dbt/models`` (staging, intermediate, marts)."""
+        fqn = dbt_resource_props.get("fqn") or []
+        layer = fqn[1] if len(fqn) > 2 else None
+        return layer if layer in LAYERS else "marts"
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
+        return OWNERS
 
 
 TRANSLATOR = Translator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
@@ -43,7 +52,8 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
     with warehouse.connection():  # migrations applied before dbt reads the raw schema
         pass
     day_vars = json.dumps({"trading_day": context.partition_key})
-    yield from dbt.cli(["build", "--vars", day_vars], context=context).stream()
+    yield from dbt.cli(["build", "--vars", day_vars], context=context).stream().fetch_row_counts() \
+        .fetch_column_metadata()
 
 
 @dbt_assets(
@@ -53,7 +63,6 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
     name="dbt_features",
     partitions_def=DAILY,
     dagster_dbt_translator=TRANSLATOR,
-    backfill_policy=dg.BackfillPolicy.multi_run(1),
 )
 def dbt_features(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
@@ -69,7 +78,6 @@ def dbt_features(
     name="dbt_combo_features",
     partitions_def=DAILY,
     dagster_dbt_translator=TRANSLATOR,
-    backfill_policy=dg.BackfillPolicy.multi_run(1),
 )
 def dbt_combo_features(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
