@@ -22,7 +22,7 @@ import dagster as dg
 import pandas as pd
 
 from dagster_project.partitions import DAILY, run_day
-from dagster_project.plots import figure_png, png_markdown
+from dagster_project.plots import figure_png, frame_table, png_markdown, row_count
 from dagster_project.resources import ExecutionResource, LakeResource, WarehouseResource
 from models.hedging import HedgeConfig, book_exposure
 from models.risk import RiskConfig, worst_case_payout
@@ -87,10 +87,10 @@ def listed_quotes(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         book_runtime.store_listed_quotes(conn, day, pricer.version, table)
     rules = table["rule"].fillna("quotable").value_counts().to_dict() if not table.empty else {}
     return dg.MaterializeResult(metadata={
-        "combos": len(table), "quotable": int(table["quotable"].sum()) if not table.empty else 0,
+        "combos": len(table), **row_count(len(table)),
+        "quotable": int(table["quotable"].sum()) if not table.empty else 0,
         "by_rule": dg.MetadataValue.json({str(k): int(v) for k, v in rules.items()}),
-        "sample": dg.MetadataValue.md(table.head(10).to_markdown(index=False, floatfmt=".4f") if not table.empty
-                                      else "no listed combos")})
+        "sample": frame_table(table, 10) if not table.empty else dg.MetadataValue.text("no listed combos")})
 
 
 @dg.asset(key=key("risk", "simulated_bets"), deps=[key("risk", "limits")], group_name="risk", partitions_def=DAILY,
@@ -124,7 +124,7 @@ def deltas(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     return dg.MaterializeResult(metadata={
         "open_bets": len(bets), "markets": len(rows), "hedge_ratio": execution.hedge_ratio,
         "gross_delta_dollars": round(sum(abs(r["delta_dollars"]) for r in rows), 2),  # type: ignore[arg-type]
-        "largest": dg.MetadataValue.md(pd.DataFrame(rows[:15]).to_markdown(index=False) if rows else "flat book")})
+        "largest": frame_table(pd.DataFrame(rows), 15) if rows else dg.MetadataValue.text("flat book")})
 
 
 @dg.asset(key=key("hedging", "orders"), deps=[key("hedging", "deltas"), key("marts", "book_snapshots")],
@@ -242,7 +242,7 @@ def pnl(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.M
         "settled_payouts": float(summary["settled_payouts"]),  # type: ignore[arg-type]
         "hedge_fills": summary["hedge_fills"], "hedge_cost": float(summary["hedge_cost"]),  # type: ignore[arg-type]
         "hedge_fees": float(summary["hedge_fees"]),  # type: ignore[arg-type]
-        "pnl_plot": png_markdown(png, "P&L")})
+        "pnl_plot": png_markdown(png, f"P&L {day.isoformat()}")})
 
 
 @dg.asset_check(asset=key("ledger", "pnl"), blocking=True,

@@ -8,7 +8,7 @@ import time
 import dagster as dg
 from pydantic import Field
 
-from dagster_project.plots import png_markdown
+from dagster_project.plots import frame_table, png_markdown
 from dagster_project.resources import LakeResource, WarehouseResource
 from models.experiments.runner import DISPLAY_COLUMNS, EXPERIMENTS, run_experiment
 from parlay.evaluation_store import save_result
@@ -53,8 +53,8 @@ def _asset(name: str) -> dg.AssetsDefinition:
                 "rounds": cfg["rounds"],
                 "seconds": round(seconds, 1),
                 "checks": dg.MetadataValue.json({k: bool(v) for k, v in result.checks.items()}),
-                "table": dg.MetadataValue.md(shown.to_markdown(index=False, floatfmt=".4g")),
-                "plot": png_markdown(result.figure_png, name),
+                "table": frame_table(shown, 50),
+                "plot": png_markdown(result.figure_png, name, lake.url()),
                 "notes": dg.MetadataValue.md(result.notes),
             }
         )

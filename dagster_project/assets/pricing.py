@@ -20,7 +20,7 @@ import dagster as dg
 import numpy as np
 
 from dagster_project.partitions import DAILY, GAME_CLUSTERS, TRADING_DAY_TAG, register_clusters, run_cluster
-from dagster_project.plots import figure_png, png_markdown
+from dagster_project.plots import figure_png, frame_table, png_markdown, row_count
 from dagster_project.resources import LakeResource, WarehouseResource
 from models.pricing.coherence import check_quote_coherence
 from parlay import pricing_runtime, pricing_store
@@ -132,7 +132,7 @@ def ising_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     }
     png = _loss_plot(fit)
     if png is not None:
-        meta["fit_loss"] = png_markdown(png, "fit loss")
+        meta["fit_loss"] = png_markdown(png, f"fit loss {cluster}", lake.url())
     return dg.MaterializeResult(metadata=meta)  # type: ignore[arg-type]
 
 
@@ -228,8 +228,8 @@ def ensemble(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     cal = build.calibration
     meta: dict[str, object] = {"ensemble_version": build.version, "clusters": build.n_clusters,
                                "catboost_member": build.classifier_trained,
-                               "calibration": dg.MetadataValue.md(cal.to_markdown(index=False) if not cal.empty
-                                                                  else "no held-back settled parlays")}
+                               "calibration": frame_table(cal) if not cal.empty
+                               else dg.MetadataValue.text("no held-back settled parlays")}
     for r in cal.to_dict("records"):
         meta[f"brier_{r['member']}"] = float(r["brier"])
         meta[f"log_loss_{r['member']}"] = float(r["log_loss"])
@@ -272,15 +272,14 @@ def cross_game_parlays(context: dg.AssetExecutionContext, warehouse: WarehouseRe
         pricer = pricing_store.load_pricer(conn, day=day)
         table = pricing_runtime.cross_game_over_session(conn, day, pricer, pricing_runtime.day_moneylines(conn, day))
         pricing_runtime.store_cross_game(conn, day, pricer.version, table)
-    meta: dict[str, object] = {"rows": len(table)}
+    meta: dict[str, object] = {"rows": len(table), **row_count(len(table))}
     if not table.empty:
         last = table[table["as_of"] == table["as_of"].max()]
         meta.update({
             "instants": int(table["as_of"].nunique()), "parlays_per_instant": len(last),
             "outside_frechet": int((~table["within_bounds"]).sum()),
             "mean_abs_vs_market_mids": float((table["price"] - table["independence_market_mids"]).abs().mean()),
-            "end_of_session": dg.MetadataValue.md(last.drop(columns=["as_of"]).head(20).to_markdown(
-                index=False, floatfmt=".4f")),
+            "end_of_session": frame_table(last.drop(columns=["as_of"]), 20),
         })
     return dg.MaterializeResult(metadata=meta)  # type: ignore[arg-type]
 
