@@ -8,6 +8,7 @@ models; dbt connects to the same Postgres as the warehouse resource.
 
 import json
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 import dagster as dg
@@ -16,6 +17,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from dagster_project.dbt_project import dbt_project
 from dagster_project.partitions import DAILY
 from dagster_project.resources import WarehouseResource
+from parlay.db.connection import params
 from parlay.dbtenv import apply_dbt_env
 
 LAYERS = ("staging", "intermediate", "marts")
@@ -47,13 +49,28 @@ TRANSLATOR = Translator(settings=DagsterDbtTranslatorSettings(enable_asset_check
 AFTER_STRUCTURE = "combo_features"
 
 
+@lru_cache(maxsize=4)
+def _manifest_for(dbname: str, mtime: float) -> dict[str, Any]:
+    """The parsed manifest with every relation in database ``dbname``: ``dbt parse`` bakes the database it saw
+    into ``relation_name``, and the row-count and column queries run against those names."""
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    for node in manifest["nodes"].values():
+        name, db = node.get("relation_name"), node.get("database")
+        if name and db and db != dbname and name.startswith(f'"{db}".'):
+            node["relation_name"] = f'"{dbname}".' + name[len(db) + 3:]
+            node["database"] = dbname
+    return manifest
+
+
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource) -> Iterator[Any]:
-    apply_dbt_env(warehouse.url())
+    url = warehouse.url()
+    apply_dbt_env(url)
     with warehouse.connection():  # migrations applied before dbt reads the raw schema
         pass
     day_vars = json.dumps({"trading_day": context.partition_key})
-    yield from dbt.cli(["build", "--vars", day_vars], context=context).stream().fetch_row_counts() \
-        .fetch_column_metadata()
+    manifest = _manifest_for(params(url).dbname, dbt_project.manifest_path.stat().st_mtime)
+    yield from dbt.cli(["build", "--vars", day_vars], context=context, manifest=manifest).stream() \
+        .fetch_row_counts().fetch_column_metadata()
 
 
 @dbt_assets(
