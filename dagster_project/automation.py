@@ -1,9 +1,20 @@
-"""Schedules and sensors (on in a ``parlay ui`` deployment, where the Dagster daemon runs).
+"""Schedules and sensors (they tick under ``parlay ui``, which runs the Dagster daemon).
 
-* ``market_snapshots_every_5_min`` — the ingest assets of today's partition (books, trades, combos);
-* ``hedge_rebalance_every_15_min`` — risk limits and hedge orders of today's partition;
-* ``combo_trades_sensor`` — new combo trades ingested for a day → refit that day's clusters (model update);
+Start stopped (they reach out: switch them on in the UI, Automation page):
+
+* ``market_snapshots_every_5_min`` — ingest today's partition from the configured source (live: Kalshi's API);
+* ``hedge_rebalance_every_15_min`` — risk limits and hedge orders for today's partition (orders go to the
+  execution venue);
+* ``experiments_weekly`` (in :mod:`dagster_project.definitions`) — the synthetic experiments, minutes of CPU.
+
+Start running (they only react to data already loaded, and write only our own tables):
+
+* ``combo_trades_sensor`` — new combo trades ingested for a day → refit that day's fitted clusters;
 * ``settlements_sensor`` — new settlements ingested for a day → settle the ledger and refresh P&L.
+
+Both sensors leave alone what ``parlay run`` materializes (runs tagged ``parlay/phase``): the CLI runs the
+whole day, fits and settlement included, itself. No asset carries an automation condition: a fit needs its
+trading day, which a request from a sensor carries (tag ``parlay/trading_day``) and a condition cannot.
 """
 
 from datetime import datetime
@@ -45,6 +56,12 @@ def _today(context: dg.ScheduleEvaluationContext) -> str:
     return day
 
 
+def from_parlay_run(instance: dg.DagsterInstance, asset_event: dg.EventLogEntry) -> bool:
+    """Was the event materialized by a ``parlay run`` phase (which handles the rest of the day itself)?"""
+    run = instance.get_run_by_id(asset_event.run_id) if asset_event.run_id else None
+    return run is not None and "parlay/phase" in run.tags
+
+
 def day_clusters(instance: dg.DagsterInstance, day: str) -> list[str]:
     """The game clusters ``pricing/game_clusters`` registered for a day (its newest materialization)."""
     records = instance.fetch_materializations(
@@ -69,13 +86,15 @@ def hedge_rebalance_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunReq
 
 
 @dg.asset_sensor(asset_key=ingest.raw("combo_trades"), job=refit_job, name="combo_trades_sensor",
-                 default_status=dg.DefaultSensorStatus.STOPPED, minimum_interval_seconds=60)
+                 default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=60)
 def combo_trades_sensor(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):  # type: ignore[no-untyped-def]
     """New combo trades → refit every cluster of that day that is already fitted (the parlay targets moved)."""
     mat = asset_event.asset_materialization
     day = mat.partition if mat is not None else None
     if not day:
         return dg.SkipReason("combo trades materialized without a partition")
+    if from_parlay_run(context.instance, asset_event):
+        return dg.SkipReason(f"combo trades of {day} came from parlay run, which fits the day itself")
     fitted = context.instance.get_materialized_partitions(pricing.ising_models.key)
     clusters = [c for c in day_clusters(context.instance, day) if c in fitted]
     requests = [dg.RunRequest(run_key=f"refit:{day}:{c}:{asset_event.timestamp}", partition_key=c,
@@ -85,13 +104,15 @@ def combo_trades_sensor(context: dg.SensorEvaluationContext, asset_event: dg.Eve
 
 
 @dg.asset_sensor(asset_key=ingest.raw("settlements"), job=settle_job, name="settlements_sensor",
-                 default_status=dg.DefaultSensorStatus.STOPPED, minimum_interval_seconds=60)
+                 default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=60)
 def settlements_sensor(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):  # type: ignore[no-untyped-def]
     """New settlements → settle the ledger for that day."""
     mat = asset_event.asset_materialization
     day = mat.partition if mat is not None else None
     if not day:
         return dg.SkipReason("settlements materialized without a partition")
+    if from_parlay_run(context.instance, asset_event):
+        return dg.SkipReason(f"settlements of {day} came from parlay run, which settles the day itself")
     return dg.RunRequest(run_key=f"settle:{day}:{asset_event.timestamp}", partition_key=day)
 
 

@@ -20,7 +20,8 @@ def test_every_job_schedule_and_sensor_loads() -> None:
     names = {j.name for j in defs.resolve_all_job_defs()}
     assert {"main", "main_prepare", "fit_clusters", "main_finish", "market_snapshots", "hedge_rebalance",
             "settle_ledger"} <= names
-    assert {s.name for s in defs.schedules} == {"market_snapshots_every_5_min", "hedge_rebalance_every_15_min"}
+    assert {s.name for s in defs.schedules} == {"market_snapshots_every_5_min", "hedge_rebalance_every_15_min",
+                                               "experiments_weekly"}
     assert {"combo_trades_sensor", "settlements_sensor"} <= {s.name for s in defs.sensors}
 
 
@@ -68,3 +69,23 @@ def test_combo_trades_sensor_refits_the_days_fitted_clusters() -> None:
             result = automation.combo_trades_sensor.evaluate_tick(ctx)
         assert sorted(r.partition_key for r in result.run_requests) == ["26MAR07AAABBB", "26MAR07CCCDDD"]
         assert {r.tags[TRADING_DAY_TAG] for r in result.run_requests} == {"2026-03-07"}
+
+
+def test_sensors_leave_parlay_run_days_alone() -> None:
+    """`parlay run` settles and fits its day itself: a running sensor must not start a second settlement."""
+    from dagster_project.partitions import DAILY
+
+    @dg.asset(key=["raw", "settlements"], partitions_def=DAILY)
+    def settlements_from_a_phase() -> None:
+        return None
+
+    with dg.DagsterInstance.ephemeral() as instance, dg.partition_loading_context(dynamic_partitions_store=instance):
+        register_days(instance, ["2026-03-07"])
+        dg.materialize([settlements_from_a_phase], instance=instance, partition_key="2026-03-07",
+                       tags={"parlay/phase": "1"})
+        result = automation.settlements_sensor.evaluate_tick(dg.build_sensor_context(instance=instance,
+                                                                                     definitions=defs))
+        assert not result.run_requests
+        assert "parlay run" in (result.skip_message or "")
+    assert automation.settlements_sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert automation.combo_trades_sensor.default_status == dg.DefaultSensorStatus.RUNNING
