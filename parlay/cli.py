@@ -447,10 +447,28 @@ def quote(
             raise validation_error(list(exc.errors())) from None
         out = runtime.engine.quote(request, None)
     except ApiError as exc:
-        fail(f"{exc.code} ({exc.status}): {exc.message}")
+        hint = _other_day_hint(url, exc) if trading_day is None else ""
+        fail(f"{exc.code} ({exc.status}): {exc.message}{hint}")
     finally:
         runtime.close()
     print(json.dumps(out.model_dump(mode="json")), flush=True)
+
+
+def _other_day_hint(url: str, exc: Exception) -> str:
+    """For a market of an older day's models: which day it belongs to, and the option that quotes it."""
+    ticker = (getattr(exc, "details", None) or {}).get("ticker") if getattr(exc, "code", "") == "unknown_market" \
+        else None
+    if not ticker:
+        return ""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT max(trading_day) FROM pricing.cluster_models WHERE markets @> %s::jsonb",
+                           (json.dumps([{"market_ticker": ticker}]),)).fetchone()
+    if row is None or row[0] is None:
+        return ""
+    return (f". {ticker} is a market of {row[0]}, not of the newest day's models: add --date {row[0]} "
+            f"(and --as-of an instant of that day to replay it)")
 
 
 @api_key_app.command("create")
