@@ -18,6 +18,7 @@ from datetime import date
 
 import dagster as dg
 import numpy as np
+import pandas as pd
 
 from dagster_project.partitions import DAILY, GAME_CLUSTERS, TRADING_DAY_TAG, register_clusters, run_cluster
 from dagster_project.plots import figure_png, frame_table, png_markdown, row_count
@@ -209,13 +210,49 @@ def catboost_model(context: dg.AssetExecutionContext, warehouse: WarehouseResour
         "held_back": held, **{k: v for k, v in clf.metrics.items() if isinstance(v, (int, float))}})
 
 
+def reliability_table(preds: dict[str, list[float]], y: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
+    """Reliability (calibration) bins: per member and bin of predicted probability, the parlays in it, their mean
+    predicted probability and the share that won."""
+    rows = []
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    for member, values in preds.items():
+        if len(values) != len(y) or not len(y):
+            continue
+        p = np.asarray(values, dtype=float)
+        which = np.clip(np.digitize(p, edges[1:-1]), 0, n_bins - 1)
+        for b in range(n_bins):
+            inside = which == b
+            if inside.any():
+                rows.append({"member": member, "bin": f"{edges[b]:.1f}–{edges[b + 1]:.1f}",
+                             "parlays": int(inside.sum()), "mean_predicted": float(p[inside].mean()),
+                             "observed_win_rate": float(y[inside].mean())})
+    return pd.DataFrame(rows, columns=["member", "bin", "parlays", "mean_predicted", "observed_win_rate"])
+
+
+def _reliability_plot(bins: pd.DataFrame, day: date) -> bytes:
+    def draw(ax) -> None:  # type: ignore[no-untyped-def]
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--", label="perfectly calibrated")
+        for member, part in bins.groupby("member"):
+            style = {"lw": 2.2, "zorder": 3} if member == "ensemble" else {"lw": 1.0, "alpha": 0.7}
+            ax.plot(part["mean_predicted"], part["observed_win_rate"], marker="o", label=str(member), **style)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("predicted probability (bin mean)")
+        ax.set_ylabel("observed win rate")
+        ax.set_title(f"Reliability on held-back settled parlays, {day}")
+        ax.legend(fontsize=7)
+
+    return figure_png(draw, size=(6, 4.2))
+
+
 @dg.asset(
     key=pricing("ensemble"),
     deps=[pricing("ising_models"), pricing("catboost_model")],
     group_name=GROUP,
     partitions_def=DAILY,
     description="The quoting snapshot: newest Ising fit of every cluster + Gaussian copula + independence + "
-    "CatBoost, weighted; calibration (Brier, log loss) of every member on held-back settled parlays.",
+    "CatBoost, weighted; calibration (Brier, log loss) of every member on held-back settled parlays, and a "
+    "reliability plot (predicted probability vs observed win rate, by bin).",
 )
 def ensemble(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
              lake: LakeResource) -> dg.MaterializeResult:
@@ -233,6 +270,13 @@ def ensemble(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     for r in cal.to_dict("records"):
         meta[f"brier_{r['member']}"] = float(r["brier"])
         meta[f"log_loss_{r['member']}"] = float(r["log_loss"])
+    with warehouse.connection() as conn:
+        _, held = pricing_runtime.split_settled(pricing_runtime.settled_parlays(conn, day), day)
+        preds, y = pricing_runtime.held_back_predictions(pricing_store.load_pricer(conn, version=build.version), held)
+    bins = reliability_table(preds, y)
+    if not bins.empty:
+        meta["reliability"] = frame_table(bins, 60)
+        meta["reliability_plot"] = png_markdown(_reliability_plot(bins, day), f"reliability {day}", lake.url())
     return dg.MaterializeResult(metadata=meta)  # type: ignore[arg-type]
 
 
