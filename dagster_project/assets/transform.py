@@ -54,7 +54,7 @@ def _manifest_for(dbname: str, mtime: float) -> dict[str, Any]:
     """The parsed manifest with every relation in database ``dbname``: ``dbt parse`` bakes the database it saw
     into ``relation_name``, and the row-count and column queries run against those names."""
     manifest = json.loads(dbt_project.manifest_path.read_text())
-    for node in manifest["nodes"].values():
+    for node in [*manifest["nodes"].values(), *manifest.get("sources", {}).values()]:
         name, db = node.get("relation_name"), node.get("database")
         if name and db and db != dbname and name.startswith(f'"{db}".'):
             node["relation_name"] = f'"{dbname}".' + name[len(db) + 3:]
@@ -68,9 +68,10 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
     with warehouse.connection():  # migrations applied before dbt reads the raw schema
         pass
     day_vars = json.dumps({"trading_day": context.partition_key})
-    manifest = _manifest_for(params(url).dbname, dbt_project.manifest_path.stat().st_mtime)
-    yield from dbt.cli(["build", "--vars", day_vars], context=context, manifest=manifest).stream() \
-        .fetch_row_counts().fetch_column_metadata()
+    invocation = dbt.cli(["build", "--vars", day_vars], context=context)
+    # the row-count and column queries read relation names from the invocation's manifest (the parsed one)
+    invocation.manifest = _manifest_for(params(url).dbname, dbt_project.manifest_path.stat().st_mtime)
+    yield from invocation.stream().fetch_row_counts().fetch_column_metadata()
 
 
 @dbt_assets(
