@@ -107,6 +107,7 @@ class DayOutcome:
     metadata: dict[str, dict] = field(default_factory=dict)
     runs: list[RunRecord] = field(default_factory=list)
     failures: list[StepFailure] = field(default_factory=list)
+    check_partitions: dict[str, str | None] = field(default_factory=dict)  # "asset:check" → partition
 
 
 def root_cause(error) -> tuple[str, str]:  # type: ignore[no-untyped-def]
@@ -141,6 +142,7 @@ def _collect(out: DayOutcome, result, job: str, partition: str) -> None:  # type
         out.failed_steps.append(f"{ev.step_key}: {kind}: {msg}")
     for ev in result.get_asset_check_evaluations():
         name = f"{ev.asset_key.to_user_string()}:{ev.check_name}"
+        out.check_partitions[name] = ev.partition
         if ev.passed:
             out.passed_checks.append(name)
         else:

@@ -245,7 +245,7 @@ def pnl(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.M
         "pnl_plot": png_markdown(png, f"P&L {day.isoformat()}")})
 
 
-@dg.asset_check(asset=key("ledger", "pnl"), blocking=True,
+@dg.asset_check(partitions_def=DAILY, asset=key("ledger", "pnl"), blocking=True,
                 description="Double entry holds: the sum of every ledger entry is 0 and no transaction is unbalanced.")
 def ledger_balances(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     run_day(context)
@@ -256,7 +256,7 @@ def ledger_balances(context: dg.AssetCheckExecutionContext, warehouse: Warehouse
         "trial_balance": float(trial), "unbalanced_transactions": dg.MetadataValue.json(bad[:20])})
 
 
-@dg.asset_check(asset=key("hedging", "orders"), blocking=True,
+@dg.asset_check(partitions_def=DAILY, asset=key("hedging", "orders"), blocking=True,
                 description="Every hedge order ended in a known state (submitted, resting, filled, partially "
                 "filled, canceled or rejected): none left pending or unknown.")
 def hedge_orders_known(context: dg.AssetCheckExecutionContext,

@@ -138,6 +138,7 @@ def combo_targets(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
 
 
 @dg.asset_check(
+    partitions_def=DAILY,
     asset=marts("binary_variables"),
     description="Every market of the day's panel has a place on an axis (a row in binary_variables).",
 )
@@ -161,6 +162,7 @@ def every_quoted_market_mapped(
 
 
 @dg.asset_check(
+    partitions_def=DAILY,
     asset=marts("combo_targets"),
     description=(
         "No executed combo trade is logically impossible (an exchange cannot fill one; a hit means the "

@@ -146,7 +146,7 @@ def _latest_fit(conn, day: date, cluster: str) -> tuple[str, bool, dict]:  # typ
     return row[0], row[1], row[2]
 
 
-@dg.asset_check(asset=pricing("ising_models"), blocking=True,
+@dg.asset_check(asset=pricing("ising_models"), blocking=True, partitions_def=GAME_CLUSTERS,
                 description="The replay fit converged: every update's inference converged and the final model's "
                 "moments are computable (no quotes or hedges from a failed fit).")
 def fit_converged(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
@@ -159,7 +159,7 @@ def fit_converged(context: dg.AssetCheckExecutionContext, warehouse: WarehouseRe
         "final_ce": metrics.get("final_ce"), "initial_ce": metrics.get("initial_ce")})
 
 
-@dg.asset_check(asset=pricing("ising_models"), blocking=True,
+@dg.asset_check(asset=pricing("ising_models"), blocking=True, partitions_def=GAME_CLUSTERS,
                 description="Quotes on a sample of contracts (all 1-, 2- and 3-leg YES/NO combinations of up to 8 "
                 "markets) lie within the Fréchet bounds of the model's marginals, and YES + NO of every market "
                 "sums to 1.")
@@ -280,7 +280,8 @@ def ensemble(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     return dg.MaterializeResult(metadata=meta)  # type: ignore[arg-type]
 
 
-@dg.asset_check(asset=pricing("ensemble"), description="Calibration on held-back settled parlays: the ensemble's "
+@dg.asset_check(asset=pricing("ensemble"), partitions_def=DAILY,
+                description="Calibration on held-back settled parlays: the ensemble's "
                 "Brier score is no worse than the independence price's by more than 0.01 (warning).")
 def ensemble_calibrated(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     from dagster_project.partitions import run_day

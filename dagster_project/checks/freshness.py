@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from dagster_project.partitions import run_day
+from dagster_project.partitions import DAILY, run_day
 from dagster_project.resources import MarketSourceResource, WarehouseResource
 from parlay.sources.base import EXCHANGE_TZ
 
@@ -37,6 +37,7 @@ ORDER BY l.last_ts
 
 
 @dg.asset_check(
+    partitions_def=DAILY,
     asset=dg.AssetKey(["raw", "orderbook_tops"]),
     description="No unsettled market's book went silent for more than 60 minutes before the day's data clock "
     "(the newest update of the day when replayed or simulated, now for today's live day): freshness judged "

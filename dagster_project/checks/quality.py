@@ -6,7 +6,7 @@ from types import ModuleType
 import dagster as dg
 import pandas as pd
 
-from dagster_project.partitions import run_day
+from dagster_project.partitions import DAILY, run_day
 from dagster_project.plots import frame_table
 from dagster_project.resources import WarehouseResource
 from expectations.runner import suite_modules, validate
@@ -22,6 +22,7 @@ def _gx_check(module: ModuleType) -> dg.AssetChecksDefinition:
     schema, table = spec.table.split(".", 1)
 
     @dg.asset_check(
+    partitions_def=DAILY,
         asset=dg.AssetKey([schema, table]),
         name=f"gx_{spec.name}",
         blocking=spec.blocking,
@@ -61,6 +62,7 @@ GROUP BY reason ORDER BY reason
 
 def _quarantine_check(asset: dg.AssetKey, name: str, reasons: tuple[str, ...], what: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
+    partitions_def=DAILY,
         asset=asset,
         name=name,
         blocking=True,

@@ -89,6 +89,10 @@ def test_clean_capture_passes_every_check(tmp_path, monkeypatch, fresh_database_
             "pricing/ensemble", "risk/listed_quotes", "hedging/orders", "ledger/pnl"} <= done
     # one game: its two moneylines are complements, so every 2-leg bet is impossible or a duplicate
     assert result.metadata["ledger/pnl"]["trial_balance"] == 0
+    # every check result (dbt tests included) attaches to its partition: the day, or the game cluster of a fit
+    unattached = {c: p for c, p in result.check_partitions.items()
+                  if p != DAY and not (c.startswith("pricing/ising_models:") and p == "26MAR07CCCDDD")}
+    assert result.check_partitions and not unattached, unattached
 
 
 def test_a_failed_fit_stops_quotes_and_hedges(tmp_path, monkeypatch, fresh_database_url) -> None:
