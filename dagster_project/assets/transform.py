@@ -6,6 +6,8 @@ The trading day of the run is passed to dbt as ``--vars '{"trading_day": …}'``
 models; dbt connects to the same Postgres as the warehouse resource.
 """
 
+import contextlib
+import io
 import json
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
@@ -54,12 +56,32 @@ def _manifest_for(dbname: str, mtime: float) -> dict[str, Any]:
     """The parsed manifest with every relation in database ``dbname``: ``dbt parse`` bakes the database it saw
     into ``relation_name``, and the row-count and column queries run against those names."""
     manifest = json.loads(dbt_project.manifest_path.read_text())
-    for node in [*manifest["nodes"].values(), *manifest.get("sources", {}).values()]:
-        name, db = node.get("relation_name"), node.get("database")
-        if name and db and db != dbname and name.startswith(f'"{db}".'):
-            node["relation_name"] = f'"{dbname}".' + name[len(db) + 3:]
+    for section in ("nodes", "sources", "unit_tests"):
+        for node in manifest.get(section, {}).values():
+            db = node.get("database")
+            if not db or db == dbname:
+                continue
             node["database"] = dbname
+            name = node.get("relation_name")
+            if name and name.startswith(f'"{db}".'):
+                node["relation_name"] = f'"{dbname}".' + name[len(db) + 3:]
     return manifest
+
+
+class _RunLog(io.TextIOBase):
+    """A text stream that forwards whole lines to the run's log (dagster-dbt echoes dbt's output to stdout;
+    with this it lands in the run's event log, shown in the UI, instead of the terminal of `parlay run`)."""
+
+    def __init__(self, log: Any) -> None:
+        self._log, self._buffer = log, ""
+
+    def write(self, text: str) -> int:
+        self._buffer += text
+        *lines, self._buffer = self._buffer.split("\n")
+        for line in lines:
+            if line.strip():
+                self._log.info(line)
+        return len(text)
 
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource) -> Iterator[Any]:
@@ -71,7 +93,8 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
     invocation = dbt.cli(["build", "--vars", day_vars], context=context)
     # the row-count and column queries read relation names from the invocation's manifest (the parsed one)
     invocation.manifest = _manifest_for(params(url).dbname, dbt_project.manifest_path.stat().st_mtime)
-    yield from invocation.stream().fetch_row_counts().fetch_column_metadata()
+    with contextlib.redirect_stdout(_RunLog(context.log)):
+        yield from invocation.stream().fetch_row_counts().fetch_column_metadata()
 
 
 @dbt_assets(
@@ -104,4 +127,14 @@ def dbt_combo_features(
     yield from _build(context, dbt, warehouse)
 
 
-ASSETS = [dbt_features, dbt_combo_features]
+def with_partitioned_checks(assets_def: dg.AssetsDefinition) -> dg.AssetsDefinition:
+    """The dbt assets with their tests' checks partitioned like the models (dagster-dbt leaves the check specs
+    unpartitioned, so a test result would attach to no trading day)."""
+    attrs = assets_def.get_attributes_dict()
+    attrs["check_specs_by_output_name"] = {
+        name: spec._replace(partitions_def=assets_def.partitions_def)
+        for name, spec in attrs["check_specs_by_output_name"].items()}
+    return dg.AssetsDefinition.dagster_internal_init(**attrs)
+
+
+ASSETS = [with_partitioned_checks(dbt_features), with_partitioned_checks(dbt_combo_features)]
