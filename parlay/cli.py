@@ -375,9 +375,14 @@ def serve(
     except ValueError as exc:
         fail(str(exc))
     err(f"[parlay] quote API on http://{host}:{port}  (database {redact(url)}; docs at /docs)")
+    from parlay.ui_server import sigterm_as_interrupt
+
     api = create_app(settings)
+    sigterm_as_interrupt()
     try:
         uvicorn.run(api, host=host, port=port, log_level="info")
+    except KeyboardInterrupt:
+        pass
     finally:
         from parlay import redis_cache
 

@@ -34,6 +34,18 @@ async def _plot(request: Request) -> Response:
     return Response(body, media_type="image/png", headers={"Cache-Control": "max-age=86400, immutable"})
 
 
+def sigterm_as_interrupt() -> None:
+    """Make SIGTERM raise KeyboardInterrupt, as Ctrl-C does. uvicorn re-raises the signal it caught once it has
+    shut down; with the default SIGTERM action the process would die there, before its cleanup (child
+    processes, a private redis-server) runs."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def build_app(workspace_process_context) -> Starlette:  # type: ignore[no-untyped-def]
     """The Dagster webserver app with the plots route in front of it."""
     from dagster_webserver.app import create_app_from_workspace_process_context
@@ -49,6 +61,7 @@ def serve(host: str, port: int, workspace: Path, daemon: bool = True) -> None:
     from dagster._core.workspace.context import WorkspaceProcessContext
     from dagster._core.workspace.load_target import WorkspaceFileTarget
 
+    sigterm_as_interrupt()
     child = None
     if daemon:
         exe = Path(sys.executable).with_name("dagster-daemon")
@@ -57,6 +70,8 @@ def serve(host: str, port: int, workspace: Path, daemon: bool = True) -> None:
         with dg.DagsterInstance.get() as instance, WorkspaceProcessContext(
                 instance, WorkspaceFileTarget([str(workspace)])) as context:
             uvicorn.run(build_app(context), host=host, port=port, log_level="warning")
+    except KeyboardInterrupt:
+        pass  # stopped by Ctrl-C or SIGTERM: the code server and the daemon are shut down on the way out
     finally:
         if child is not None:
             child.terminate()

@@ -28,7 +28,8 @@ def _free_port() -> int:
 
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server binary")
-def test_serve_stops_its_private_redis_on_shutdown(fresh_database_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_serve_stops_its_private_redis_on_shutdown(fresh_database_url: str, tmp_path: Path, stop: int) -> None:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "PARLAY_REDIS_URL"}
     env.update(PARLAY_HOME=str(tmp_path), PARLAY_STORAGE_URL=str(tmp_path / "lake"))
@@ -49,7 +50,7 @@ def test_serve_stops_its_private_redis_on_shutdown(fresh_database_url: str, tmp_
         url = f"redis://:{state['password']}@127.0.0.1:{state['port']}/0"
         assert redis_cache.ping(url) is None
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
     assert redis_cache.ping(url) is not None, "the private redis-server still answers after parlay serve stopped"
