@@ -1,11 +1,12 @@
-"""The Dagster code location: ``dagster dev -m dagster_project.definitions`` (or ``parlay ui``).
+"""The Dagster code location `parlay` (pyproject.toml [tool.dagster]; `parlay ui` loads it by that name).
 
 Jobs:
 
 * ``main`` — every daily asset of one trading day (ingest → features → pricing snapshot → risk → hedging →
-  settlement → monitoring); the per-cluster Ising fits are their own (day × cluster) partitions, run by
-  ``fit_clusters`` (or by their automation condition once ``pricing/game_clusters`` registers the day).
-* ``main_prepare`` / ``fit_clusters`` / ``main_finish`` — the three phases ``parlay run`` executes in order.
+  settlement → monitoring); the per-cluster Ising fits are their own partitions (one per game cluster),
+  run by ``fit_clusters``;
+* ``main_prepare`` / ``fit_clusters`` / ``main_finish`` — the three phases ``parlay run`` executes in order;
+* ``experiments`` — the paper's synthetic experiments (group ``evaluation``), on their own weekly schedule.
 """
 
 import dagster as dg
@@ -25,11 +26,33 @@ PREPARE_JOB = "main_prepare"
 FIT_JOB = automation.refit_job.name
 FINISH_JOB = "main_finish"
 
+EXPERIMENTS_JOB = "experiments"
+
 FITS = dg.AssetSelection.assets(pricing.ising_models)
-NO_FRESHNESS = dg.AssetSelection.checks(*freshness.CHECKS)
-DAILY_ALL = dg.AssetSelection.all() - FITS - NO_FRESHNESS
-AFTER_FITS = FITS.downstream() - FITS - NO_FRESHNESS
+EXPERIMENTS = dg.AssetSelection.assets(*evaluation.ASSETS)
+DAILY_ALL = dg.AssetSelection.all() - FITS - EXPERIMENTS
+AFTER_FITS = FITS.downstream() - FITS
 BEFORE_FITS = DAILY_ALL - AFTER_FITS
+
+# Who owns each stage, and what each Python asset is made of (shown as kinds and owners in the UI).
+OWNERS = {"ingest": "team:data", "marts": "team:features", "pricing": "team:pricing", "risk": "team:risk",
+          "hedging": "team:risk", "ledger": "team:risk", "monitoring": "team:risk", "evaluation": "team:research"}
+KINDS = {"history/raw_parquet": {"python", "parquet"}, "pricing/catboost_model": {"python", "catboost", "postgres"},
+         "hedging/orders": {"python", "kalshi", "postgres"}, "hedging/fills": {"python", "kalshi", "postgres"}}
+
+
+def labelled(assets: list[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
+    """Python assets with kinds and owners (kept where an asset already sets them)."""
+    def label(spec: dg.AssetSpec) -> dg.AssetSpec:
+        kinds = spec.kinds or KINDS.get(spec.key.to_user_string(), {"python", "postgres"})
+        owner = OWNERS.get(spec.group_name or "", "team:parlay")
+        return spec.replace_attributes(kinds=kinds, owners=list(spec.owners) or [owner])
+
+    return [a.map_asset_specs(label) for a in assets]
+
+
+INGEST_ASSETS = [a.map_asset_specs(lambda spec: dg.apply_freshness_policy(spec, freshness.POLICY))
+                 for a in ingest.ASSETS]
 
 main_job = dg.define_asset_job(
     MAIN_JOB, selection=DAILY_ALL, partitions_def=DAILY,
@@ -45,13 +68,25 @@ finish_job = dg.define_asset_job(
     description="Phase 3: ensemble snapshot and everything downstream of the fits.",
 )
 
+experiments_job = dg.define_asset_job(
+    EXPERIMENTS_JOB, selection=EXPERIMENTS,
+    description="The paper's synthetic experiments (group evaluation): not part of any trading day; run weekly "
+    "by experiments_weekly, or on demand (`parlay experiment NAME`, or materialize them in the UI).",
+)
+experiments_schedule = dg.ScheduleDefinition(
+    name="experiments_weekly", job=experiments_job, cron_schedule="0 6 * * 0", execution_timezone="America/New_York",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Sundays 06:00 New York: re-run the synthetic experiments (quick sizes).",
+)
+
 defs = dg.Definitions(
-    assets=[*ingest.ASSETS, *transform.ASSETS, *features.ASSETS, *pricing.ASSETS, *book.ASSETS, *evaluation.ASSETS],
+    assets=[*labelled([*INGEST_ASSETS, *features.ASSETS, *pricing.ASSETS, *book.ASSETS, *evaluation.ASSETS]),
+            *transform.ASSETS],
     asset_checks=[*ingest_checks.CHECKS, *quality.CHECKS, *features.CHECKS, *pricing.CHECKS, *book.CHECKS,
                   *freshness.CHECKS],
-    sensors=[freshness.SENSOR, *automation.SENSORS],
-    schedules=automation.SCHEDULES,
-    jobs=[main_job, prepare_job, finish_job, *automation.JOBS],
+    sensors=automation.SENSORS,
+    schedules=[*automation.SCHEDULES, experiments_schedule],
+    jobs=[main_job, prepare_job, finish_job, experiments_job, *automation.JOBS],
     resources={
         "warehouse": WarehouseResource(),
         "market_source": MarketSourceResource(),

@@ -159,3 +159,21 @@ def hedge_time(conn: psycopg.Connection, day: date) -> datetime | None:
         return last
     return first_close - timedelta(minutes=1)
 
+
+
+def day_book(conn: psycopg.Connection, day: date) -> dict[str, object]:
+    """One trading day's book: bets placed for the day by state, their settled stakes and payouts, and the hedge
+    fills of the day's orders (cumulative figures: :func:`pnl`)."""
+    bets = dict(conn.execute("SELECT state, count(*) FROM ledger.bets WHERE trading_day = %s GROUP BY state",
+                             (day,)).fetchall())
+    stakes = conn.execute("SELECT coalesce(sum(stake), 0), coalesce(sum(payout) FILTER (WHERE state = 'won'), 0) "
+                          "FROM ledger.bets WHERE trading_day = %s AND state IN ('won', 'lost')", (day,)).fetchone()
+    hedges = conn.execute(
+        """SELECT count(*), coalesce(sum(f.count * f.price), 0), coalesce(sum(f.fee), 0)
+           FROM ledger.fills f JOIN ledger.hedge_orders o USING (client_order_id) WHERE o.plan_key LIKE %s""",
+        (f"{day.isoformat()}:%",)).fetchone()
+    return {
+        "bets": {k: int(v) for k, v in bets.items()},
+        "settled_stakes": stakes[0], "settled_payouts": stakes[1], "bettor_pnl_for_house": stakes[0] - stakes[1],
+        "hedge_fills": int(hedges[0]), "hedge_cost": hedges[1], "hedge_fees": hedges[2],
+    }

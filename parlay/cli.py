@@ -27,6 +27,8 @@ bench_app = typer.Typer(help="Benchmarks: print speed and memory figures.", no_a
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
 api_key_app = typer.Typer(help="API keys of the quote service.", no_args_is_help=True)
+dbt_app = typer.Typer(help="The dbt project (features and marts) on the project's database.", no_args_is_help=True)
+app.add_typer(dbt_app, name="dbt")
 app.add_typer(api_key_app, name="api-key")
 
 DatabaseUrl = Annotated[
@@ -113,45 +115,61 @@ def run(
 
     if captures and source is not Source.recorded:
         fail("--captures is only for --source recorded")
-    url = prepare_environment(database_url)
-    from parlay.db.connection import redact
+    recorded_days: list[date] | None = None
+    if source is Source.recorded:
+        from parlay.sources.recorded import RecordedSource
 
-    err(f"[parlay] database: {redact(url)}")
+        try:
+            recorded_days = RecordedSource(captures or [config.captures_dir()]).days()
+        except FileNotFoundError as exc:
+            fail(f"{exc}. Pass --captures PATH or set PARLAY_CAPTURES_DIR.")
     if day:
         try:
             days = [date.fromisoformat(d) for d in day]
         except ValueError as exc:
             fail(f"--date: {exc}")
-    elif source is Source.recorded:
-        from parlay.sources.recorded import RecordedSource
-
-        try:
-            days = RecordedSource(captures or [config.captures_dir()]).days()
-        except FileNotFoundError as exc:
-            fail(f"{exc}. Pass --captures PATH or set PARLAY_CAPTURES_DIR.")
+    elif recorded_days is not None:
+        days = recorded_days
     else:
         days = [default_day(source.value)]
+    if recorded_days is not None:
+        empty = [d for d in days if d not in recorded_days]
+        if empty:
+            where = ", ".join(str(p) for p in (captures or [config.captures_dir()]))
+            have = ", ".join(d.isoformat() for d in recorded_days) or "none"
+            fail(f"no data for {', '.join(d.isoformat() for d in empty)} from recorded captures {where} "
+                 f"(days with data: {have})")
+    url = prepare_environment(database_url)
+    from parlay.db.connection import redact
+
+    err(f"[parlay] database: {redact(url)}")
     outcomes = run_main_job(source.value, days, captures or (), log=err)
     ok = True
     for o in outcomes:
-        err(f"\n[parlay] {o.day}: run {o.run_id} — {'success' if o.success else 'FAILED'}")
+        err(f"\n[parlay] {o.day}: {'success' if o.success else 'FAILED'}")
+        for r in o.runs:
+            err(f"    run           {r.job}[{r.partition}] {r.run_id} — {'success' if r.success else 'FAILURE'}")
         for key in sorted(o.materialized):
             rows = o.metadata.get(key, {}).get("rows")
             err(f"    materialized  {key}" + (f"  ({rows} rows)" if rows is not None else ""))
-        for step in o.failed_steps:
-            err(f"    FAILED asset  {step}")
         err(f"    checks        {len(o.passed_checks)} passed, {len(o.failed_checks)} failed")
         for check in o.failed_checks:
             err(f"    FAILED check  {check}")
+        for f in o.failures:
+            err(f"    FAILED run    {f.job} {f.run_id}")
+            err(f"    FAILED step   {f.step}")
+            err(f"    cause         {f.error_type}: {f.message}")
         if not o.success and o.not_materialized:
             err(f"    not materialized: {', '.join(o.not_materialized)}")
         ok = ok and o.success
-    book = _book_summary(url)
+    book = _book_summary(url, days)
     if book:
         err("")
-        err(f"[parlay] book: {book['bets']} bets ({book['won']} won, {book['lost']} lost, {book['open']} open); "
-            f"{book['hedge_fills']} hedge fills; house P&L from bets ${book['house_pnl']}; "
-            f"ledger trial balance {book['trial_balance']} ({'balanced' if book['balanced'] else 'OUT OF BALANCE'})")
+        for label, part in (("day's book", book["day"]), ("cumulative book", book["cumulative"])):
+            err(f"[parlay] {label}: {part['bets']} bets ({part['won']} won, {part['lost']} lost, {part['open']} open); "
+                f"{part['hedge_fills']} hedge fills; house P&L from bets ${part['house_pnl']}")
+        err(f"[parlay] ledger trial balance {book['trial_balance']} "
+            f"({'balanced' if book['balanced'] else 'OUT OF BALANCE'})")
         ok = ok and book["balanced"]
     err("")
     for line in where_to_look(url):
@@ -160,26 +178,42 @@ def run(
         "success": ok,
         "book": book,
         "runs": [{"day": o.day.isoformat(), "run_id": o.run_id, "success": o.success,
+                  "phases": [{"job": r.job, "partition": r.partition, "run_id": r.run_id, "success": r.success}
+                             for r in o.runs],
+                  "failures": [{"job": f.job, "run_id": f.run_id, "step": f.step, "error_type": f.error_type,
+                                "message": f.message} for f in o.failures],
                   "failed_steps": o.failed_steps, "failed_checks": o.failed_checks} for o in outcomes],
     }), flush=True)
     if not ok:
         raise typer.Exit(1)
 
 
-def _book_summary(url: str) -> dict | None:
-    """Bets, hedges and the trial balance of the ledger after a run (None when the ledger is empty)."""
+def _book_counts(s: dict) -> dict:
+    bets = s["bets"]
+    return {"bets": sum(bets.values()), "won": bets.get("won", 0), "lost": bets.get("lost", 0),
+            "open": bets.get("open", 0), "hedge_fills": s["hedge_fills"], "house_pnl": str(s["bettor_pnl_for_house"])}
+
+
+def _book_summary(url: str, days: list[date]) -> dict | None:
+    """The run's days' book and, separately, the cumulative book and the trial balance (None: empty ledger)."""
     import psycopg
 
     from parlay import book_runtime
 
     with psycopg.connect(url) as conn:
-        s = book_runtime.pnl(conn)
-    bets = s["bets"]
-    if not bets and not s["hedge_fills"]:
+        total = book_runtime.pnl(conn)
+        per_day = [book_runtime.day_book(conn, d) for d in days]
+    if not total["bets"] and not total["hedge_fills"]:
         return None
-    return {"bets": sum(bets.values()), "won": bets.get("won", 0), "lost": bets.get("lost", 0),
-            "open": bets.get("open", 0), "hedge_fills": s["hedge_fills"], "house_pnl": str(s["bettor_pnl_for_house"]),
-            "trial_balance": str(s["trial_balance"]), "balanced": s["trial_balance"] == 0}
+    merged: dict = {"bets": {}, "hedge_fills": 0, "bettor_pnl_for_house": 0}
+    for part in per_day:
+        for state, n in part["bets"].items():
+            merged["bets"][state] = merged["bets"].get(state, 0) + n
+        merged["hedge_fills"] += part["hedge_fills"]
+        merged["bettor_pnl_for_house"] += part["bettor_pnl_for_house"]
+    return {"day": {"days": [d.isoformat() for d in days], **_book_counts(merged)},
+            "cumulative": _book_counts(total),
+            "trial_balance": str(total["trial_balance"]), "balanced": total["trial_balance"] == 0}
 
 
 # ----------------------------------------------------------------------------- experiments
@@ -284,15 +318,18 @@ def experiment(
 def ui(
     port: Annotated[int, typer.Option(help="port for the Dagster UI")] = 3000,
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    daemon: Annotated[bool, typer.Option(help="also run the Dagster daemon (schedules, sensors)")] = True,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Start the Dagster UI (and daemon: schedules, sensors) on the project's instance."""
-    from parlay.orchestration import prepare_environment
+    from parlay.orchestration import CODE_LOCATION, prepare_environment
+    from parlay.ui_server import serve
 
     prepare_environment(database_url)
-    exe = Path(sys.executable).with_name("dagster")
-    err(f"[parlay] Dagster UI on http://{host}:{port}  (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
-    os.execv(str(exe), [str(exe), "dev", "-m", "dagster_project.definitions", "-h", host, "-p", str(port)])
+    home = os.environ["DAGSTER_HOME"]
+    err(f"[parlay] Dagster UI on http://{host}:{port}  (code location {CODE_LOCATION}, DAGSTER_HOME={home}; "
+        "daemon on: schedules, sensors, automation)")
+    serve(host, port, Path(home) / "workspace.yaml", daemon=daemon)
 
 
 # ----------------------------------------------------------------------------- dbt
@@ -308,6 +345,41 @@ def dbt_parse() -> None:
     except RuntimeError as exc:
         fail(str(exc))
     err(f"[parlay] dbt manifest: {path}")
+
+
+@dbt_app.command("docs")
+def dbt_docs(
+    serve_docs: Annotated[bool, typer.Option("--serve", help="then serve the site (dbt docs serve)")] = False,
+    port: Annotated[int, typer.Option(help="port for --serve")] = 8080,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Generate dbt's documentation site (models, columns, tests, lineage, the catalog read from the configured
+    database: PARLAY_DATABASE_URL or the embedded server), and with --serve, serve it."""
+    import subprocess
+
+    from parlay.db.connection import connect, redact, resolve_database_url
+    from parlay.db.migrate import migrate
+    from parlay.dbtenv import DBT_DIR, dbt_env, dbt_executable
+
+    url = resolve_database_url(database_url)
+    with connect(url) as conn:
+        migrate(conn)
+    env = {**os.environ, **dbt_env(url)}
+    target = "target/docs"  # beside, not over, the manifest the Dagster code location reads
+    common = ["--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--target-path", target]
+    err(f"[parlay] dbt docs generate on {redact(url)} …")
+    proc = subprocess.run([dbt_executable(), "--quiet", "docs", "generate", *common], env=env,
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        fail(f"dbt docs generate failed: {(proc.stdout + proc.stderr).strip()[-2000:]}")
+    site = DBT_DIR / target / "index.html"
+    err(f"[parlay] dbt docs: {site}")
+    print(json.dumps({"index": str(site), "catalog": str(DBT_DIR / target / "catalog.json"),
+                      "database": redact(url)}), flush=True)
+    if serve_docs:
+        err(f"[parlay] serving dbt docs on http://127.0.0.1:{port}")
+        os.execve(dbt_executable(), [dbt_executable(), "docs", "serve", *common, "--port", str(port),
+                                     "--host", "127.0.0.1", "--no-browser"], env)
 
 
 # ----------------------------------------------------------------------------- quote service
@@ -343,7 +415,19 @@ def serve(
     except ValueError as exc:
         fail(str(exc))
     err(f"[parlay] quote API on http://{host}:{port}  (database {redact(url)}; docs at /docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    from parlay.ui_server import sigterm_as_interrupt
+
+    api = create_app(settings)
+    sigterm_as_interrupt()
+    try:
+        uvicorn.run(api, host=host, port=port, log_level="info")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        from parlay import redis_cache
+
+        if api.state.runtime.redis_target.mode == redis_cache.PRIVATE and redis_cache.stop_private_redis():
+            err("[parlay] stopped the private redis-server")
 
 
 def _parse_legs(spec: str) -> list[dict[str, str]]:
@@ -408,10 +492,28 @@ def quote(
             raise validation_error(list(exc.errors())) from None
         out = runtime.engine.quote(request, None)
     except ApiError as exc:
-        fail(f"{exc.code} ({exc.status}): {exc.message}")
+        hint = _other_day_hint(url, exc) if trading_day is None else ""
+        fail(f"{exc.code} ({exc.status}): {exc.message}{hint}")
     finally:
         runtime.close()
     print(json.dumps(out.model_dump(mode="json")), flush=True)
+
+
+def _other_day_hint(url: str, exc: Exception) -> str:
+    """For a market of an older day's models: which day it belongs to, and the option that quotes it."""
+    ticker = (getattr(exc, "details", None) or {}).get("ticker") if getattr(exc, "code", "") == "unknown_market" \
+        else None
+    if not ticker:
+        return ""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT max(trading_day) FROM pricing.cluster_models WHERE markets @> %s::jsonb",
+                           (json.dumps([{"market_ticker": ticker}]),)).fetchone()
+    if row is None or row[0] is None:
+        return ""
+    return (f". {ticker} is a market of {row[0]}, not of the newest day's models: add --date {row[0]} "
+            f"(and --as-of an instant of that day to replay it)")
 
 
 @api_key_app.command("create")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from parlay import config
-from parlay.db.connection import connect, redact, resolve_database_url, sqlalchemy_url
+from parlay.db.connection import connect, resolve_database_url, sqlalchemy_url
 from parlay.db.migrate import migrate
 from parlay.dbtenv import apply_dbt_env
 from parlay.sources.base import EXCHANGE_TZ
@@ -27,6 +28,24 @@ nux:
 """
 
 
+# The code location as pyproject.toml names it ([tool.dagster]); `parlay ui` loads it from workspace.yaml and
+# `parlay run` stamps the same origin on its runs, so they show under it (Jobs page, Overview timeline).
+CODE_LOCATION = "parlay"
+DEFINITIONS_MODULE = "dagster_project.definitions"
+REPOSITORY = "__repository__"
+
+
+def workspace_yaml() -> str:
+    return (
+        "# Written by parlay: the code location `parlay` (pyproject.toml [tool.dagster]).\n"
+        "load_from:\n"
+        "  - python_module:\n"
+        f"      module_name: {DEFINITIONS_MODULE}\n"
+        f"      location_name: {CODE_LOCATION}\n"
+        f"      working_directory: {config.project_root()}\n"
+    )
+
+
 def prepare_environment(database_url: str | None = None) -> str:
     """Resolve the database (starting the embedded one if needed), migrate it, and point Dagster's
     instance at it. Sets the environment child processes (dagster, dbt) inherit. Returns the URL."""
@@ -39,6 +58,9 @@ def prepare_environment(database_url: str | None = None) -> str:
     yaml_path = home / "dagster.yaml"
     if not yaml_path.exists() or yaml_path.read_text() != DAGSTER_YAML:
         yaml_path.write_text(DAGSTER_YAML)
+    workspace = home / "workspace.yaml"
+    if not workspace.exists() or workspace.read_text() != workspace_yaml():
+        workspace.write_text(workspace_yaml())
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ["PARLAY_DAGSTER_STORAGE_URL"] = sqlalchemy_url(url, schema="dagster")
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
@@ -53,6 +75,25 @@ def default_day(source: str) -> date:
     return today if source == "live" else today - timedelta(days=1)
 
 
+@dataclass(frozen=True)
+class StepFailure:
+    """A failed step, named by its cause: the first exception in the chain that is not Dagster's own wrapper."""
+
+    run_id: str
+    job: str
+    step: str
+    error_type: str
+    message: str
+
+
+@dataclass
+class RunRecord:
+    job: str
+    run_id: str
+    success: bool
+    partition: str
+
+
 @dataclass
 class DayOutcome:
     day: date
@@ -64,22 +105,44 @@ class DayOutcome:
     passed_checks: list[str] = field(default_factory=list)
     not_materialized: list[str] = field(default_factory=list)
     metadata: dict[str, dict] = field(default_factory=dict)
+    runs: list[RunRecord] = field(default_factory=list)
+    failures: list[StepFailure] = field(default_factory=list)
+    check_partitions: dict[str, str | None] = field(default_factory=dict)  # "asset:check" → partition
 
 
-def _collect(out: DayOutcome, result) -> None:  # type: ignore[no-untyped-def]
+def root_cause(error) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """(type, message) of the exception behind a Dagster error: the first one in the cause chain that is
+    not a Dagster wrapper (``DagsterExecutionStepExecutionError`` hides e.g. ``LookupError: …``)."""
+    chain, seen = [], error
+    while seen is not None and len(chain) < 20:
+        chain.append(seen)
+        seen = seen.cause or seen.context
+    found = next((e for e in chain if not (e.cls_name or "").startswith("Dagster")), chain[0])
+    kind = found.cls_name or "Error"
+    text = (found.message or "").strip()
+    head, sep, _ = text.split("\n", 1)[0].partition(": ")
+    if sep and head.rsplit(".", 1)[-1] == kind:  # "LookupError: …" / "parlay.x.KalshiRetriesExhausted: …"
+        text = text[len(head) + 2:]
+    return kind, " ".join(text.split())
+
+
+def _collect(out: DayOutcome, result, job: str, partition: str) -> None:  # type: ignore[no-untyped-def]
+    out.runs.append(RunRecord(job, result.run_id, result.success, partition))
     for mat in result.get_asset_materialization_events():
         m = mat.event_specific_data.materialization  # type: ignore[union-attr]
         key = m.asset_key.to_user_string()
-        if m.partition and "|" in str(m.partition):
+        if m.partition and m.partition != out.day.isoformat():  # a cluster fit: partition = the cluster
             key = f"{key}[{m.partition}]"
         out.materialized.append(key)
         out.metadata[key] = {k: getattr(v, "value", v) for k, v in m.metadata.items()}
     for ev in result.get_step_failure_events():
-        err = ev.event_specific_data.error  # type: ignore[union-attr]
-        msg = err.message.strip().splitlines()[-1] if err else ""
-        out.failed_steps.append(f"{ev.step_key}: {msg}")
+        error = ev.event_specific_data.error  # type: ignore[union-attr]
+        kind, msg = root_cause(error) if error else ("Error", "")
+        out.failures.append(StepFailure(result.run_id, job, ev.step_key, kind, msg))
+        out.failed_steps.append(f"{ev.step_key}: {kind}: {msg}")
     for ev in result.get_asset_check_evaluations():
         name = f"{ev.asset_key.to_user_string()}:{ev.check_name}"
+        out.check_partitions[name] = ev.partition
         if ev.passed:
             out.passed_checks.append(name)
         else:
@@ -87,6 +150,46 @@ def _collect(out: DayOutcome, result) -> None:  # type: ignore[no-untyped-def]
             out.failed_checks.append(f"{name} ({tag})")
     if not result.success:
         out.success = False
+
+
+def launch(instance, job_name: str, partition_key: str, tags: dict[str, str],  # type: ignore[no-untyped-def]
+           asset_selection: Sequence | None = None, run_config: dict | None = None):
+    """Create a run of ``job_name`` that belongs to the code location ``parlay`` (its origin is the one
+    ``parlay ui`` loads) and execute it in this process. Returns the execution result."""
+    import dagster as dg
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+    from dagster._core.execution.api import execute_run
+    from dagster._core.remote_origin import (
+        ManagedGrpcPythonEnvCodeLocationOrigin,
+        RemoteJobOrigin,
+        RemoteRepositoryOrigin,
+    )
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+    root = str(config.project_root())
+    recon = ReconstructableRepository.for_module(DEFINITIONS_MODULE, "defs", working_directory=root)
+    recon_job = recon.get_reconstructable_job(job_name)
+    if asset_selection:
+        recon_job = recon_job.get_subset(asset_selection=set(asset_selection))
+    location = ManagedGrpcPythonEnvCodeLocationOrigin(
+        LoadableTargetOrigin(executable_path=sys.executable, module_name=DEFINITIONS_MODULE,
+                             working_directory=root), CODE_LOCATION)
+    origin = RemoteJobOrigin(repository_origin=RemoteRepositoryOrigin(location, REPOSITORY), job_name=job_name)
+    job_def = recon_job.get_definition()
+    with dg.partition_loading_context(dynamic_partitions_store=instance):
+        partition_tags = job_def.get_tags_for_partition_key(partition_key, selected_asset_keys=None)
+    run = instance.create_run_for_job(
+        job_def=job_def, run_config=run_config, tags={**job_def.tags, **partition_tags, **tags},
+        asset_selection=frozenset(asset_selection) if asset_selection else None,
+        remote_job_origin=origin, job_code_origin=recon_job.get_python_origin(),
+    )
+    return execute_run(recon_job, run, instance)
+
+
+# In process, one step after the other; Dagster's console output off (every line is in the run's event log,
+# shown by the UI): the CLI prints its own progress and summary.
+RUN_CONFIG = {"execution": {"config": {"in_process": {}}},
+              "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def run_main_job(
@@ -98,9 +201,10 @@ def run_main_job(
     exclude_groups: Sequence[str] = (),
 ) -> list[DayOutcome]:
     """Materialize the whole asset graph once per trading day (in process, instance in Postgres unless
-    ``instance`` — a DagsterInstance — is given).
+    ``instance`` — a DagsterInstance — is given). Every run carries the origin of the code location
+    ``parlay``, so the UI lists it under its job.
 
-    Three phases per day, because one Ising fit per game cluster is its own (day × cluster) partition:
+    Three phases per day, because one Ising fit per game cluster is its own partition (the cluster):
     (1) the daily assets up to the structural layer and the cluster registry; (2) one fit per cluster;
     (3) the daily assets downstream of the fits (ensemble, risk, hedging, ledger, monitoring). A failed
     blocking check stops the day where it fails: nothing downstream runs.
@@ -111,73 +215,85 @@ def run_main_job(
     import dagster as dg
 
     from dagster_project.definitions import FINISH_JOB, FIT_JOB, PREPARE_JOB, defs
-    from dagster_project.partitions import GAME_CLUSTERS, cluster_partition_key
+    from dagster_project.partitions import TRADING_DAY_TAG, register_clusters, register_days
 
-    prepare = defs.resolve_job_def(PREPARE_JOB)
-    fit_job = defs.resolve_job_def(FIT_JOB)
-    finish = defs.resolve_job_def(FINISH_JOB)
     graph = defs.resolve_asset_graph()
 
-    def selection(job) -> list | None:  # type: ignore[no-untyped-def]
+    def selection(job_name: str) -> list | None:
         if not exclude_groups:
             return None
+        job = defs.resolve_job_def(job_name)
         return [k for k in job.asset_layer.executable_asset_keys if graph.get(k).group_name not in exclude_groups]
-    all_keys = {k.to_user_string() for k in defs.resolve_asset_graph().materializable_asset_keys}
-    run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+    all_keys = {k.to_user_string() for k in graph.materializable_asset_keys
+                if graph.get(k).group_name not in exclude_groups}
     outcomes = []
     from contextlib import nullcontext
 
+    def stopped(out: DayOutcome) -> bool:
+        return not out.success or any("(blocking)" in c for c in out.failed_checks)
+
     with (nullcontext(instance) if instance is not None else dg.DagsterInstance.get()) as instance:
+        register_days(instance, days)
         for day in days:
             out = DayOutcome(day, "", True)
             outcomes.append(out)
+            base = {"parlay/source": source}
             log(f"[parlay] {day} phase 1/3: ingest → features → structure (source: {source}) …")
-            result = prepare.execute_in_process(
-                instance=instance, partition_key=day.isoformat(), raise_on_error=False,
-                asset_selection=selection(prepare),
-                tags={"parlay/source": source, "parlay/phase": "1"}, run_config=run_config,
-            )
+            result = launch(instance, PREPARE_JOB, day.isoformat(), {**base, "parlay/phase": "1"},
+                            selection(PREPARE_JOB), RUN_CONFIG)
             out.run_id = result.run_id
-            _collect(out, result)
-            if any("(blocking)" in c for c in out.failed_checks) or not result.success:
+            _collect(out, result, PREPARE_JOB, day.isoformat())
+            if stopped(out):
                 out.success = False
                 out.not_materialized = sorted(all_keys - {k.split("[")[0] for k in out.materialized})
                 log(f"[parlay] {day}: stopped after phase 1 (failed step or blocking check)")
                 continue
             clusters = out.metadata.get("pricing/game_clusters", {}).get("cluster_ids") or []
-            known = set(instance.get_dynamic_partitions(GAME_CLUSTERS.name))
+            register_clusters(instance, clusters)
             for i, cluster in enumerate(clusters, 1):
-                if cluster not in known:
-                    instance.add_dynamic_partitions(GAME_CLUSTERS.name, [cluster])
                 log(f"[parlay] {day} phase 2/3: fitting cluster {i}/{len(clusters)} {cluster} …")
-                fit = fit_job.execute_in_process(
-                    instance=instance, partition_key=cluster_partition_key(day, cluster), raise_on_error=False,
-                    tags={"parlay/source": source, "parlay/phase": "2"}, run_config=run_config,
-                )
-                _collect(out, fit)
-            if any("(blocking)" in c for c in out.failed_checks) or not out.success:
+                fit = launch(instance, FIT_JOB, cluster,
+                             {**base, "parlay/phase": "2", TRADING_DAY_TAG: day.isoformat()}, None, RUN_CONFIG)
+                _collect(out, fit, FIT_JOB, cluster)
+            if stopped(out):
                 out.success = False
                 out.not_materialized = sorted(all_keys - {k.split("[")[0] for k in out.materialized})
                 log(f"[parlay] {day}: stopped after phase 2 (a fit failed or failed a blocking check)")
                 continue
             log(f"[parlay] {day} phase 3/3: ensemble → risk → hedging → settlement → monitoring …")
-            result = finish.execute_in_process(
-                instance=instance, partition_key=day.isoformat(), raise_on_error=False,
-                asset_selection=selection(finish),
-                tags={"parlay/source": source, "parlay/phase": "3"}, run_config=run_config,
-            )
-            _collect(out, result)
+            result = launch(instance, FINISH_JOB, day.isoformat(), {**base, "parlay/phase": "3"},
+                            selection(FINISH_JOB), RUN_CONFIG)
+            _collect(out, result, FINISH_JOB, day.isoformat())
             out.not_materialized = sorted(all_keys - {k.split("[")[0] for k in out.materialized})
-            if any("(blocking)" in c for c in out.failed_checks):
+            if stopped(out):
                 out.success = False
     return outcomes
 
 
+def usable_url(url: str) -> str:
+    """A libpq URL that psql and other clients accept, without the password (socket: ``?host=<dir>``)."""
+    from urllib.parse import quote
+
+    from parlay.db.connection import params
+
+    p = params(url)
+    user = quote(p.user, safe="")
+    if p.is_socket:
+        return f"postgresql://{user}@/{quote(p.dbname, safe='')}?host={quote(p.host, safe='/')}&port={p.port}"
+    return f"postgresql://{user}@{p.host}:{p.port}/{quote(p.dbname, safe='')}"
+
+
 def where_to_look(url: str) -> list[str]:
-    return [
+    from parlay.db.connection import params
+
+    lines = [
         "Where to look:",
-        "  Dagster UI     .venv/bin/parlay ui          (then open http://127.0.0.1:3000)",
-        f"  Postgres       {redact(url)}",
+        "  Dagster UI     .venv/bin/parlay ui          (then open http://127.0.0.1:3000; runs under code location "
+        f"{CODE_LOCATION})",
+        f"  Postgres       {usable_url(url)}" + ("   (password: as in PARLAY_DATABASE_URL)"
+                                                 if params(url).password else ""),
         "                 .venv/bin/parlay db psql     (schemas raw, quarantine, staging, marts, …)",
         f"  Parquet        {config.storage_url()}",
     ]
+    return lines

@@ -270,8 +270,9 @@ def _log_loss(p: np.ndarray, y: np.ndarray) -> float:
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
-def calibration(pricer: EnsemblePricer, held: pd.DataFrame) -> pd.DataFrame:
-    """Brier score and log loss of every member and of the ensemble on held-back settled parlays."""
+def held_back_predictions(pricer: EnsemblePricer, held: pd.DataFrame) -> tuple[dict[str, list[float]], np.ndarray]:
+    """Every member's and the ensemble's probability for each held-back settled parlay it can price, and the
+    outcomes (1 won, 0 lost)."""
     preds: dict[str, list[float]] = {}
     outcomes: list[float] = []
     for r in held.to_dict("records"):
@@ -285,7 +286,12 @@ def calibration(pricer: EnsemblePricer, held: pd.DataFrame) -> pd.DataFrame:
         preds.setdefault("ensemble", []).append(q.probability)
         for m in q.members:
             preds.setdefault(m.name, []).append(m.probability)
-    y = np.array(outcomes)
+    return preds, np.array(outcomes)
+
+
+def calibration(pricer: EnsemblePricer, held: pd.DataFrame) -> pd.DataFrame:
+    """Brier score and log loss of every member and of the ensemble on held-back settled parlays."""
+    preds, y = held_back_predictions(pricer, held)
     rows = []
     for member, values in preds.items():
         if len(values) != len(y) or not len(y):

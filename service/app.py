@@ -28,10 +28,12 @@ from typing import Annotated, Any
 
 import psycopg
 import redis
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -250,13 +252,20 @@ def validation_error(errors: list[dict[str, Any]]) -> ApiError:
 # ----------------------------------------------------------------------------- the app
 
 
+# Security schemes (the docs' Authorize button): the key in X-API-Key, or as a bearer token.
+API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="api_key",
+                              description="Your key, `pk_….secret` (`parlay api-key create --name NAME`).")
+BEARER = HTTPBearer(auto_error=False, scheme_name="bearer", description="The same key as `Authorization: Bearer …`.")
+
+
 def api_key(
     request: Request,
-    x_api_key: Annotated[str | None, Header(alias="X-API-Key", description="pk_….secret")] = None,
-    authorization: Annotated[str | None, Header(description="Bearer pk_….secret")] = None,
+    x_api_key: Annotated[str | None, Security(API_KEY_HEADER)] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None,
 ) -> ApiKeyRecord:
     """The calling key, verified and counted against its rate limit."""
     runtime: ServiceRuntime = request.app.state.runtime
+    authorization = f"Bearer {bearer.credentials}" if bearer is not None else None
     record = runtime.auth.verify(presented_key(x_api_key, authorization))
     runtime.rate_limit(record)
     return record
@@ -277,7 +286,9 @@ def create_app(settings: ServiceSettings | None = None, pricer_loader: PricerLoa
         runtime.close()
 
     codes = "\n".join(f"* `{code}` ({status}): {text}" for code, (status, text) in sorted(ERROR_CODES.items()))
-    app = FastAPI(
+    # Swagger UI and ReDoc served from the service itself (no CDN: /docs works offline)
+    app = FastAPIOffline(
+        swagger_ui_parameters={"persistAuthorization": True},
         title="Parlay quote API",
         version="1",
         description="Quotes and bets on Kalshi parlays. Errors: `{code, reason, request_id, details?}`.\n\n" + codes,
@@ -327,13 +338,14 @@ def create_app(settings: ServiceSettings | None = None, pricer_loader: PricerLoa
     errors: dict[int | str, dict[str, Any]] = {s: {"model": ErrorOut} for s in (400, 401, 404, 409, 410, 422, 429,
                                                                                   503)}
 
-    @app.post("/quotes", status_code=201, response_model=QuoteOut, responses=errors, tags=["quotes"])
+    @app.post("/quotes", status_code=201, response_model=QuoteOut, responses=errors, tags=["quotes"],
+              summary="Price a parlay")
     def post_quote(body: QuoteRequest, key: Key) -> QuoteOut:
         """Price a parlay for a stake. The quote can be bet on until `expires_at`."""
         return runtime.engine.quote(body, key.key_id)
 
     @app.post("/bets", status_code=201, response_model=BetOut, responses={200: {"model": BetOut}, **errors},
-              tags=["bets"])
+              tags=["bets"], summary="Bet on a quote")
     def post_bet(body: BetRequest, key: Key, response: Response) -> BetOut:
         """Take a bet on a quote of this key. 201: placed now; 200: an earlier request with the same
         idempotency key placed it."""
@@ -342,11 +354,12 @@ def create_app(settings: ServiceSettings | None = None, pricer_loader: PricerLoa
             response.status_code = 200
         return bet
 
-    @app.get("/bets/{bet_id}", response_model=BetOut, responses=errors, tags=["bets"])
+    @app.get("/bets/{bet_id}", response_model=BetOut, responses=errors, tags=["bets"], summary="Look up a bet")
     def get_bet(bet_id: str, key: Key) -> BetOut:
+        """One bet placed with the calling key: stake, price, payout and state (open, won, lost, void)."""
         return runtime.engine.bet(bet_id, key.key_id)
 
-    @app.get("/markets", responses=errors, tags=["markets"])
+    @app.get("/markets", responses=errors, tags=["markets"], summary="List quotable markets")
     def get_markets(
         key: Key,
         search: Annotated[str | None, Query(max_length=200, description="words that must all appear (any case) "
@@ -358,7 +371,7 @@ def create_app(settings: ServiceSettings | None = None, pricer_loader: PricerLoa
         markets = filter_markets(runtime.engine.markets(), search, event_ticker)
         return {"model_version": loaded.version, "count": len(markets), "markets": markets}
 
-    @app.get("/health", tags=["health"])
+    @app.get("/health", tags=["health"], summary="Service health (no key)")
     def health() -> JSONResponse:
         """Database, Redis, model version and age; which features are off. No key needed."""
         status, body = runtime.health()

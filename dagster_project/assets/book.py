@@ -22,7 +22,7 @@ import dagster as dg
 import pandas as pd
 
 from dagster_project.partitions import DAILY, run_day
-from dagster_project.plots import figure_png, png_markdown
+from dagster_project.plots import figure_png, frame_table, png_markdown, row_count
 from dagster_project.resources import ExecutionResource, LakeResource, WarehouseResource
 from models.hedging import HedgeConfig, book_exposure
 from models.risk import RiskConfig, worst_case_payout
@@ -87,10 +87,10 @@ def listed_quotes(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         book_runtime.store_listed_quotes(conn, day, pricer.version, table)
     rules = table["rule"].fillna("quotable").value_counts().to_dict() if not table.empty else {}
     return dg.MaterializeResult(metadata={
-        "combos": len(table), "quotable": int(table["quotable"].sum()) if not table.empty else 0,
+        "combos": len(table), **row_count(len(table)),
+        "quotable": int(table["quotable"].sum()) if not table.empty else 0,
         "by_rule": dg.MetadataValue.json({str(k): int(v) for k, v in rules.items()}),
-        "sample": dg.MetadataValue.md(table.head(10).to_markdown(index=False, floatfmt=".4f") if not table.empty
-                                      else "no listed combos")})
+        "sample": frame_table(table, 10) if not table.empty else dg.MetadataValue.text("no listed combos")})
 
 
 @dg.asset(key=key("risk", "simulated_bets"), deps=[key("risk", "limits")], group_name="risk", partitions_def=DAILY,
@@ -124,7 +124,7 @@ def deltas(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     return dg.MaterializeResult(metadata={
         "open_bets": len(bets), "markets": len(rows), "hedge_ratio": execution.hedge_ratio,
         "gross_delta_dollars": round(sum(abs(r["delta_dollars"]) for r in rows), 2),  # type: ignore[arg-type]
-        "largest": dg.MetadataValue.md(pd.DataFrame(rows[:15]).to_markdown(index=False) if rows else "flat book")})
+        "largest": frame_table(pd.DataFrame(rows), 15) if rows else dg.MetadataValue.text("flat book")})
 
 
 @dg.asset(key=key("hedging", "orders"), deps=[key("hedging", "deltas"), key("marts", "book_snapshots")],
@@ -216,31 +216,36 @@ def _pnl_plot(rows: list[tuple]) -> bytes:
         ax.axhline(0, color="grey", lw=0.8)
         ax.set_xlabel("settled bets (in settlement order)")
         ax.set_ylabel("house P&L from bets ($)")
-        ax.set_title("Cumulative P&L of settled parlays (before hedges)")
+        ax.set_title("Cumulative P&L of the day's settled parlays (before hedges)")
 
     return figure_png(draw)
 
 
 @dg.asset(key=key("ledger", "pnl"), deps=[key("ledger", "settlements")], group_name="ledger", partitions_def=DAILY,
-          description="P&L and ledger health: balances by account, settled stakes vs payouts, hedge cost and fees, "
-          "the trial balance (0: every movement balanced), and a cumulative P&L plot.")
+          description="The trading day's P&L: the day's bets by state, their settled stakes vs payouts, the hedge "
+          "fills of the day's orders (cost and fees), a P&L plot of the day's settled bets, and the ledger's trial "
+          "balance after the day (0: every movement balanced). Cumulative figures: `parlay run`'s book line.")
 def pnl(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    day = _day(context)
     with warehouse.connection() as conn:
-        summary = book_runtime.pnl(conn)
+        summary = book_runtime.day_book(conn, day)
+        trial = ledger.trial_balance(conn)
         rows = conn.execute("SELECT bet_id, stake, payout, state FROM ledger.bets WHERE state IN ('won', 'lost') "
-                            "ORDER BY settled_at, bet_id").fetchall()
+                            "AND trading_day = %s ORDER BY settled_at, bet_id", (day,)).fetchall()
     png = _pnl_plot(rows)
     return dg.MaterializeResult(metadata={
-        "trial_balance": float(summary["trial_balance"]),  # type: ignore[arg-type]
+        "trading_day": day.isoformat(),
+        "trial_balance": float(trial),
         "bets": dg.MetadataValue.json(summary["bets"]),
         "house_pnl_from_bets": float(summary["bettor_pnl_for_house"]),  # type: ignore[arg-type]
+        "settled_stakes": float(summary["settled_stakes"]),  # type: ignore[arg-type]
+        "settled_payouts": float(summary["settled_payouts"]),  # type: ignore[arg-type]
         "hedge_fills": summary["hedge_fills"], "hedge_cost": float(summary["hedge_cost"]),  # type: ignore[arg-type]
         "hedge_fees": float(summary["hedge_fees"]),  # type: ignore[arg-type]
-        "balances": dg.MetadataValue.json({k: str(v) for k, v in summary["balances"].items()}),  # type: ignore[union-attr]
-        "pnl_plot": png_markdown(png, "P&L")})
+        "pnl_plot": png_markdown(png, f"P&L {day.isoformat()}")})
 
 
-@dg.asset_check(asset=key("ledger", "pnl"), blocking=True,
+@dg.asset_check(partitions_def=DAILY, asset=key("ledger", "pnl"), blocking=True,
                 description="Double entry holds: the sum of every ledger entry is 0 and no transaction is unbalanced.")
 def ledger_balances(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     run_day(context)
@@ -251,7 +256,7 @@ def ledger_balances(context: dg.AssetCheckExecutionContext, warehouse: Warehouse
         "trial_balance": float(trial), "unbalanced_transactions": dg.MetadataValue.json(bad[:20])})
 
 
-@dg.asset_check(asset=key("hedging", "orders"), blocking=True,
+@dg.asset_check(partitions_def=DAILY, asset=key("hedging", "orders"), blocking=True,
                 description="Every hedge order ended in a known state (submitted, resting, filled, partially "
                 "filled, canceled or rejected): none left pending or unknown.")
 def hedge_orders_known(context: dg.AssetCheckExecutionContext,

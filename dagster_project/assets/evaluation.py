@@ -8,14 +8,12 @@ not hold in the output is reported as failing, with its numbers. ``parlay experi
 paper-like sizes from the command line.
 """
 
-import math
 import time
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field
 
-from dagster_project.plots import png_markdown
+from dagster_project.plots import frame_table, png_markdown
 from dagster_project.resources import LakeResource, WarehouseResource
 from models.experiments.runner import (
     CLAIM_NAMES,
@@ -43,30 +41,6 @@ class ExperimentConfig(dg.Config):
 
 def check_name(key: str) -> str:
     return f"claim_{key}_{CLAIM_NAMES[key]}"
-
-
-def _cell(value: object) -> object:
-    if hasattr(value, "item"):
-        value = value.item()  # numpy scalars
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def table_metadata(frame: pd.DataFrame) -> dg.MetadataValue:
-    """A DataFrame as a Dagster table with a schema (column types from the dtypes)."""
-    def kind(dtype: object) -> str:
-        if pd.api.types.is_bool_dtype(dtype):
-            return "bool"
-        if pd.api.types.is_integer_dtype(dtype):
-            return "int"
-        if pd.api.types.is_float_dtype(dtype):
-            return "float"
-        return "string"
-
-    schema = dg.TableSchema(columns=[dg.TableColumn(str(c), kind(frame[c].dtype)) for c in frame.columns])
-    records = [dg.TableRecord({str(k): _cell(v) for k, v in rec.items()}) for rec in frame.to_dict(orient="records")]
-    return dg.MetadataValue.table(records=records, schema=schema)
 
 
 def claim_results(result: ExperimentResult) -> list[dg.AssetCheckResult]:
@@ -122,8 +96,8 @@ def _asset(name: str) -> dg.AssetsDefinition:
                 "rho": cfg["rho"],
                 "seconds": round(seconds, 1),
                 "dagster/row_count": len(result.table),
-                "table": table_metadata(result.table[DISPLAY_COLUMNS[name]]),
-                "plot": png_markdown(result.figure_png, name),
+                "table": frame_table(result.table[DISPLAY_COLUMNS[name]], 50),
+                "plot": png_markdown(result.figure_png, name, lake.url()),
                 "claims": dg.MetadataValue.md(claims_md),
                 "definitions": dg.MetadataValue.md(definitions + "\n\n" + result.payload["per_market_loss_definition"]),
                 "csv": dg.MetadataValue.path(stored.table_url),

@@ -1,4 +1,4 @@
-"""The structural layer as assets (group ``transform``), between two parts of the dbt graph.
+"""The structural layer as assets (group ``marts``), between two parts of the dbt graph.
 
 Order within a run, per trading day:
 
@@ -20,10 +20,11 @@ from datetime import date
 import dagster as dg
 
 from dagster_project.partitions import DAILY, run_day
+from dagster_project.plots import row_count
 from dagster_project.resources import WarehouseResource
 from parlay.warehouse import structure
 
-GROUP = "transform"
+GROUP = "marts"  # the structural layer writes marts tables, beside the dbt marts
 
 
 def marts(table: str) -> dg.AssetKey:
@@ -94,11 +95,12 @@ def structural_layer(
     meta = counts.as_metadata()
     yield dg.MaterializeResult(
         asset_key=marts("binary_variables"),
-        metadata={"markets": meta["markets"], "clusters": meta["clusters"], "variables": meta["variables"]},
+        metadata={"markets": meta["markets"], "clusters": meta["clusters"], "variables": meta["variables"],
+                  **row_count(meta["markets"])},
     )
     yield dg.MaterializeResult(
         asset_key=marts("market_families"),
-        metadata={"families": meta["families"], "rows": meta["family_rows"]},
+        metadata={"families": meta["families"], "rows": meta["family_rows"], **row_count(meta["family_rows"])},
     )
     yield dg.MaterializeResult(
         asset_key=marts("combo_structure"),
@@ -106,6 +108,7 @@ def structural_layer(
             "combos": meta["combos"],
             "impossible": meta["impossible_combos"],
             "unmapped": meta["unmapped_combos"],
+            **row_count(meta["combos"]),
         },
     )
 
@@ -131,10 +134,11 @@ def structural_layer(
 def combo_targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.connection() as conn:
         counts = structure.build_combo_targets(conn, _day(context))
-    return dg.MaterializeResult(metadata=counts.as_metadata())
+    return dg.MaterializeResult(metadata={**counts.as_metadata(), **row_count(counts.trades)})
 
 
 @dg.asset_check(
+    partitions_def=DAILY,
     asset=marts("binary_variables"),
     description="Every market of the day's panel has a place on an axis (a row in binary_variables).",
 )
@@ -158,6 +162,7 @@ def every_quoted_market_mapped(
 
 
 @dg.asset_check(
+    partitions_def=DAILY,
     asset=marts("combo_targets"),
     description=(
         "No executed combo trade is logically impossible (an exchange cannot fill one; a hit means the "

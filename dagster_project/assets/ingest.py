@@ -11,8 +11,10 @@ from datetime import date
 from functools import lru_cache
 
 import dagster as dg
+import pandas as pd
 
 from dagster_project.partitions import DAILY
+from dagster_project.plots import frame_table, row_count
 from dagster_project.resources import LakeResource, MarketSourceResource, WarehouseResource
 from parlay.sources.base import MarketSource
 from parlay.warehouse import ingest as loaders
@@ -62,7 +64,8 @@ def market_metadata(
     for table in ("series", "events", "markets"):
         yield dg.MaterializeResult(
             asset_key=raw(table),
-            metadata={"rows": counts.loaded[table], "quarantined": counts.quarantined, "source": source.name},
+            metadata={"rows": counts.loaded[table], **row_count(counts.loaded[table]),
+                      "quarantined": counts.quarantined, "source": source.name},
         )
 
 
@@ -107,7 +110,7 @@ def market_stream(
         ("orderbook_tops", report.total("tops")),
         ("trades", report.total("trades")),
     ):
-        yield dg.MaterializeResult(asset_key=raw(table), metadata={"rows": n, **common})
+        yield dg.MaterializeResult(asset_key=raw(table), metadata={"rows": n, **row_count(n), **common})
 
 
 @dg.asset(
@@ -127,10 +130,12 @@ def candles(
     with warehouse.connection() as conn:
         if fetched is None:
             rows = loaders.build_candles(conn, source.name, day)
-            return dg.MaterializeResult(metadata={"rows": rows, "origin": "built", "quarantined": 0})
+            return dg.MaterializeResult(metadata={"rows": rows, **row_count(rows), "origin": "built",
+                                                  "quarantined": 0})
         counts = loaders.load_candles(conn, source.name, fetched, day)
     return dg.MaterializeResult(
-        metadata={"rows": counts.loaded["candles"], "origin": "exchange", "quarantined": counts.quarantined}
+        metadata={"rows": counts.loaded["candles"], **row_count(counts.loaded["candles"]), "origin": "exchange",
+                  "quarantined": counts.quarantined}
     )
 
 
@@ -153,9 +158,11 @@ def combo_markets(
         counts = loaders.load_combo_markets(conn, source.combo_markets(day), day)
     yield dg.MaterializeResult(
         asset_key=raw("combo_markets"),
-        metadata={"rows": counts.loaded["combo_markets"], "quarantined": counts.quarantined},
+        metadata={"rows": counts.loaded["combo_markets"], **row_count(counts.loaded["combo_markets"]),
+                  "quarantined": counts.quarantined},
     )
-    yield dg.MaterializeResult(asset_key=raw("combo_legs"), metadata={"rows": counts.loaded["combo_legs"]})
+    yield dg.MaterializeResult(asset_key=raw("combo_legs"), metadata={"rows": counts.loaded["combo_legs"],
+                                                                      **row_count(counts.loaded["combo_legs"])})
 
 
 @dg.asset(
@@ -172,7 +179,7 @@ def combo_trades(
     day = _day(context)
     with warehouse.connection() as conn:
         counts = loaders.load_combo_trades(conn, source.name, source.combo_trades(day), day)
-    return dg.MaterializeResult(metadata=counts.as_metadata())
+    return dg.MaterializeResult(metadata={**counts.as_metadata(), **row_count(counts.loaded["combo_trades"])})
 
 
 @dg.asset(
@@ -189,7 +196,7 @@ def settlements(
     day = _day(context)
     with warehouse.connection() as conn:
         counts = loaders.load_settlements(conn, source.name, source.settlements(day), day)
-    return dg.MaterializeResult(metadata=counts.as_metadata())
+    return dg.MaterializeResult(metadata={**counts.as_metadata(), **row_count(counts.loaded["settlements"])})
 
 
 HISTORY_TABLES = (
@@ -217,10 +224,8 @@ def raw_history(
             "files": len(written),
             "rows": sum(w.rows for w in written),
             "bytes": sum(w.bytes for w in written),
-            "tables": dg.MetadataValue.md(
-                "| table | rows | path |\n|---|---|---|\n"
-                + "\n".join(f"| {w.table} | {w.rows} | {w.path} |" for w in written)
-            ),
+            "tables": frame_table(pd.DataFrame([{"table": w.table, "rows": w.rows, "path": str(w.path)}
+                                                for w in written], columns=["table", "rows", "path"]), 50),
         }
     )
 

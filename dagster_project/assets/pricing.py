@@ -1,7 +1,7 @@
 """Pricing assets (group ``pricing``): per-cluster Ising fits, the CatBoost member, the ensemble snapshot.
 
 * ``pricing/game_clusters`` (daily) registers the day's clusters as partitions of ``game_clusters``;
-* ``pricing/ising_models`` (day × cluster) replay-fits one cluster and stores it; its checks: the fit
+* ``pricing/ising_models`` (partition: one game cluster) replay-fits one cluster and stores it; its checks: the fit
   converged (blocking — no quotes or hedges from a failed fit) and quotes on a sample of contracts are
   coherent (blocking);
 * ``pricing/copula`` (daily) estimates each cluster's Gaussian-copula correlation from the features;
@@ -18,9 +18,10 @@ from datetime import date
 
 import dagster as dg
 import numpy as np
+import pandas as pd
 
-from dagster_project.partitions import DAILY, DAY_CLUSTER, GAME_CLUSTERS
-from dagster_project.plots import figure_png, png_markdown
+from dagster_project.partitions import DAILY, GAME_CLUSTERS, TRADING_DAY_TAG, register_clusters, run_cluster
+from dagster_project.plots import figure_png, frame_table, png_markdown, row_count
 from dagster_project.resources import LakeResource, WarehouseResource
 from models.pricing.coherence import check_quote_coherence
 from parlay import pricing_runtime, pricing_store
@@ -37,10 +38,20 @@ def marts(table: str) -> dg.AssetKey:
 
 
 def _day(context: dg.AssetExecutionContext) -> date:
-    key = context.partition_key
-    if isinstance(key, dg.MultiPartitionKey):
-        return date.fromisoformat(key.keys_by_dimension["day"])
-    return date.fromisoformat(key)
+    return date.fromisoformat(context.partition_key)
+
+
+def fit_day(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, conn, cluster: str) -> date:  # type: ignore[no-untyped-def]
+    """The trading day a cluster fit uses: the run's ``parlay/trading_day`` tag, else the newest day on which
+    the structural layer mapped the cluster."""
+    tagged = context.run.tags.get(TRADING_DAY_TAG)
+    if tagged:
+        return date.fromisoformat(tagged)
+    row = conn.execute("SELECT max(trading_day) FROM marts.binary_variables WHERE cluster_id = %s",
+                       (cluster,)).fetchone()
+    if row is None or row[0] is None:
+        raise dg.Failure(f"game cluster {cluster} is on no trading day: materialize pricing/game_clusters first")
+    return row[0]
 
 
 @dg.asset(
@@ -54,10 +65,7 @@ def game_clusters(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     day = _day(context)
     with warehouse.connection() as conn:
         clusters = pricing_runtime.day_clusters(conn, day)
-    known = set(context.instance.get_dynamic_partitions(GAME_CLUSTERS.name))
-    new = [c for c in clusters if c not in known]
-    if new:
-        context.instance.add_dynamic_partitions(GAME_CLUSTERS.name, new)
+    new = register_clusters(context.instance, clusters)
     return dg.MaterializeResult(metadata={"clusters": len(clusters), "new_partitions": len(new),
                                           "cluster_ids": dg.MetadataValue.json(clusters)})
 
@@ -101,8 +109,7 @@ def _loss_plot(result: pricing_runtime.ClusterFit) -> bytes | None:
     deps=[pricing("game_clusters"), pricing("copula"), marts("binary_variables"), marts("price_panel_1m"),
           marts("combo_targets"), marts("markets")],
     group_name=GROUP,
-    partitions_def=DAY_CLUSTER,
-    automation_condition=dg.AutomationCondition.eager(),
+    partitions_def=GAME_CLUSTERS,
     description="One game cluster's pairwise Ising model on the feasible states of its axes (nested thresholds: "
     "impossible outcomes have probability 0), replay-fitted by composite-likelihood SGD on the day's base-market "
     "mids (fields) and fee-corrected parlay targets (fields and couplings, kept junction-tree exact by a clique "
@@ -111,34 +118,25 @@ def _loss_plot(result: pricing_runtime.ClusterFit) -> bytes | None:
 )
 def ising_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                  lake: LakeResource) -> dg.MaterializeResult:
-    key = context.partition_key
-    assert isinstance(key, dg.MultiPartitionKey)
-    day, cluster = date.fromisoformat(key.keys_by_dimension["day"]), key.keys_by_dimension["cluster"]
-    context.log.info(f"fitting {cluster} on {day} …")
+    cluster = context.partition_key
     with warehouse.connection() as conn:
+        day = fit_day(context, conn, cluster)
+        context.log.info(f"fitting {cluster} on {day} …")
         fit = pricing_runtime.fit_day_cluster(conn, lake.url(), day, cluster)
     m = fit.result.metrics
     context.log.info(f"{cluster}: {m.n_variables} variables, {m.n_base_updates} base and {m.n_parlay_updates} parlay "
                      f"updates, converged={fit.result.converged}")
     meta: dict[str, object] = {
-        "model_version": fit.model_version, "converged": fit.result.converged, "markets": fit.n_markets,
+        "trading_day": day.isoformat(), "model_version": fit.model_version, "converged": fit.result.converged,
+        "markets": fit.n_markets,
         **{k: v for k, v in m.as_dict().items() if v is not None},
         **pricing_runtime.online_errors(fit.result),
         "notes": dg.MetadataValue.json(list(fit.result.notes)),
     }
     png = _loss_plot(fit)
     if png is not None:
-        meta["fit_loss"] = png_markdown(png, "fit loss")
+        meta["fit_loss"] = png_markdown(png, f"fit loss {cluster}", lake.url())
     return dg.MaterializeResult(metadata=meta)  # type: ignore[arg-type]
-
-
-def _cluster_of(context: dg.AssetCheckExecutionContext) -> tuple[date, str]:
-    tags = context.run.tags
-    day = tags.get("dagster/partition/day")
-    cluster = tags.get("dagster/partition/cluster")
-    if day is None or cluster is None:
-        raise dg.Failure("this check runs per day × cluster partition")
-    return date.fromisoformat(day), cluster
 
 
 def _latest_fit(conn, day: date, cluster: str) -> tuple[str, bool, dict]:  # type: ignore[no-untyped-def]
@@ -150,25 +148,27 @@ def _latest_fit(conn, day: date, cluster: str) -> tuple[str, bool, dict]:  # typ
     return row[0], row[1], row[2]
 
 
-@dg.asset_check(asset=pricing("ising_models"), blocking=True,
+@dg.asset_check(asset=pricing("ising_models"), blocking=True, partitions_def=GAME_CLUSTERS,
                 description="The replay fit converged: every update's inference converged and the final model's "
                 "moments are computable (no quotes or hedges from a failed fit).")
 def fit_converged(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    day, cluster = _cluster_of(context)
+    cluster = run_cluster(context)
     with warehouse.connection() as conn:
+        day = fit_day(context, conn, cluster)
         version, converged, metrics = _latest_fit(conn, day, cluster)
     return dg.AssetCheckResult(passed=bool(converged), metadata={
         "model_version": version, "skipped_updates": metrics.get("n_skipped"),
         "final_ce": metrics.get("final_ce"), "initial_ce": metrics.get("initial_ce")})
 
 
-@dg.asset_check(asset=pricing("ising_models"), blocking=True,
+@dg.asset_check(asset=pricing("ising_models"), blocking=True, partitions_def=GAME_CLUSTERS,
                 description="Quotes on a sample of contracts (all 1-, 2- and 3-leg YES/NO combinations of up to 8 "
                 "markets) lie within the Fréchet bounds of the model's marginals, and YES + NO of every market "
                 "sums to 1.")
 def quotes_coherent(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    day, cluster = _cluster_of(context)
+    cluster = run_cluster(context)
     with warehouse.connection() as conn:
+        day = fit_day(context, conn, cluster)
         version, _, _ = _latest_fit(conn, day, cluster)
         pricer = pricing_store.load_cluster_pricer(conn, version)
     tickers = sorted(pricer.markets())[:8]
@@ -212,13 +212,49 @@ def catboost_model(context: dg.AssetExecutionContext, warehouse: WarehouseResour
         "held_back": held, **{k: v for k, v in clf.metrics.items() if isinstance(v, (int, float))}})
 
 
+def reliability_table(preds: dict[str, list[float]], y: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
+    """Reliability (calibration) bins: per member and bin of predicted probability, the parlays in it, their mean
+    predicted probability and the share that won."""
+    rows = []
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    for member, values in preds.items():
+        if len(values) != len(y) or not len(y):
+            continue
+        p = np.asarray(values, dtype=float)
+        which = np.clip(np.digitize(p, edges[1:-1]), 0, n_bins - 1)
+        for b in range(n_bins):
+            inside = which == b
+            if inside.any():
+                rows.append({"member": member, "bin": f"{edges[b]:.1f}–{edges[b + 1]:.1f}",
+                             "parlays": int(inside.sum()), "mean_predicted": float(p[inside].mean()),
+                             "observed_win_rate": float(y[inside].mean())})
+    return pd.DataFrame(rows, columns=["member", "bin", "parlays", "mean_predicted", "observed_win_rate"])
+
+
+def _reliability_plot(bins: pd.DataFrame, day: date) -> bytes:
+    def draw(ax) -> None:  # type: ignore[no-untyped-def]
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--", label="perfectly calibrated")
+        for member, part in bins.groupby("member"):
+            style = {"lw": 2.2, "zorder": 3} if member == "ensemble" else {"lw": 1.0, "alpha": 0.7}
+            ax.plot(part["mean_predicted"], part["observed_win_rate"], marker="o", label=str(member), **style)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("predicted probability (bin mean)")
+        ax.set_ylabel("observed win rate")
+        ax.set_title(f"Reliability on held-back settled parlays, {day}")
+        ax.legend(fontsize=7)
+
+    return figure_png(draw, size=(6, 4.2))
+
+
 @dg.asset(
     key=pricing("ensemble"),
     deps=[pricing("ising_models"), pricing("catboost_model")],
     group_name=GROUP,
     partitions_def=DAILY,
     description="The quoting snapshot: newest Ising fit of every cluster + Gaussian copula + independence + "
-    "CatBoost, weighted; calibration (Brier, log loss) of every member on held-back settled parlays.",
+    "CatBoost, weighted; calibration (Brier, log loss) of every member on held-back settled parlays, and a "
+    "reliability plot (predicted probability vs observed win rate, by bin).",
 )
 def ensemble(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
              lake: LakeResource) -> dg.MaterializeResult:
@@ -231,15 +267,23 @@ def ensemble(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     cal = build.calibration
     meta: dict[str, object] = {"ensemble_version": build.version, "clusters": build.n_clusters,
                                "catboost_member": build.classifier_trained,
-                               "calibration": dg.MetadataValue.md(cal.to_markdown(index=False) if not cal.empty
-                                                                  else "no held-back settled parlays")}
+                               "calibration": frame_table(cal) if not cal.empty
+                               else dg.MetadataValue.text("no held-back settled parlays")}
     for r in cal.to_dict("records"):
         meta[f"brier_{r['member']}"] = float(r["brier"])
         meta[f"log_loss_{r['member']}"] = float(r["log_loss"])
+    with warehouse.connection() as conn:
+        _, held = pricing_runtime.split_settled(pricing_runtime.settled_parlays(conn, day), day)
+        preds, y = pricing_runtime.held_back_predictions(pricing_store.load_pricer(conn, version=build.version), held)
+    bins = reliability_table(preds, y)
+    if not bins.empty:
+        meta["reliability"] = frame_table(bins, 60)
+        meta["reliability_plot"] = png_markdown(_reliability_plot(bins, day), f"reliability {day}", lake.url())
     return dg.MaterializeResult(metadata=meta)  # type: ignore[arg-type]
 
 
-@dg.asset_check(asset=pricing("ensemble"), description="Calibration on held-back settled parlays: the ensemble's "
+@dg.asset_check(asset=pricing("ensemble"), partitions_def=DAILY,
+                description="Calibration on held-back settled parlays: the ensemble's "
                 "Brier score is no worse than the independence price's by more than 0.01 (warning).")
 def ensemble_calibrated(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     from dagster_project.partitions import run_day
@@ -275,15 +319,14 @@ def cross_game_parlays(context: dg.AssetExecutionContext, warehouse: WarehouseRe
         pricer = pricing_store.load_pricer(conn, day=day)
         table = pricing_runtime.cross_game_over_session(conn, day, pricer, pricing_runtime.day_moneylines(conn, day))
         pricing_runtime.store_cross_game(conn, day, pricer.version, table)
-    meta: dict[str, object] = {"rows": len(table)}
+    meta: dict[str, object] = {"rows": len(table), **row_count(len(table))}
     if not table.empty:
         last = table[table["as_of"] == table["as_of"].max()]
         meta.update({
             "instants": int(table["as_of"].nunique()), "parlays_per_instant": len(last),
             "outside_frechet": int((~table["within_bounds"]).sum()),
             "mean_abs_vs_market_mids": float((table["price"] - table["independence_market_mids"]).abs().mean()),
-            "end_of_session": dg.MetadataValue.md(last.drop(columns=["as_of"]).head(20).to_markdown(
-                index=False, floatfmt=".4f")),
+            "end_of_session": frame_table(last.drop(columns=["as_of"]), 20),
         })
     return dg.MaterializeResult(metadata=meta)  # type: ignore[arg-type]
 

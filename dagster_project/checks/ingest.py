@@ -4,7 +4,7 @@
 import dagster as dg
 
 from dagster_project.assets.ingest import raw
-from dagster_project.partitions import run_day
+from dagster_project.partitions import DAILY, run_day
 from dagster_project.resources import WarehouseResource
 
 ACCOUNTING_SQL = """
@@ -25,6 +25,7 @@ WHERE messages_read IS DISTINCT FROM loaded + quarantined
 
 
 @dg.asset_check(
+    partitions_def=DAILY,
     asset=raw("orderbook_deltas"),
     blocking=True,
     description="Per capture file of the day: messages read = rows loaded + rows quarantined, counted in the "

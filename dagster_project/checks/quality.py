@@ -4,8 +4,10 @@ on the asset of its table (blocking when the suite says so), plus quarantine che
 from types import ModuleType
 
 import dagster as dg
+import pandas as pd
 
-from dagster_project.partitions import run_day
+from dagster_project.partitions import DAILY, run_day
+from dagster_project.plots import frame_table
 from dagster_project.resources import WarehouseResource
 from expectations.runner import suite_modules, validate
 from parlay.db.connection import sqlalchemy_url
@@ -20,6 +22,7 @@ def _gx_check(module: ModuleType) -> dg.AssetChecksDefinition:
     schema, table = spec.table.split(".", 1)
 
     @dg.asset_check(
+    partitions_def=DAILY,
         asset=dg.AssetKey([schema, table]),
         name=f"gx_{spec.name}",
         blocking=spec.blocking,
@@ -59,6 +62,7 @@ GROUP BY reason ORDER BY reason
 
 def _quarantine_check(asset: dg.AssetKey, name: str, reasons: tuple[str, ...], what: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
+    partitions_def=DAILY,
         asset=asset,
         name=name,
         blocking=True,
@@ -69,13 +73,11 @@ def _quarantine_check(asset: dg.AssetKey, name: str, reasons: tuple[str, ...], w
         day = run_day(context)
         with warehouse.connection() as conn:
             rows = conn.execute(QUARANTINE_SQL, {"reasons": list(reasons), "day": day}).fetchall()
-        table = "| reason | records | first seen in | line |\n|---|---|---|---|\n" + "\n".join(
-            f"| {r} | {n} | {loc} | {pos} |" for r, n, loc, pos in rows
-        )
+        table = frame_table(pd.DataFrame(rows, columns=["reason", "records", "first_seen_in", "line"]))
         total = sum(n for _, n, _, _ in rows)
         return dg.AssetCheckResult(
             passed=total == 0,
-            metadata={"corrupt_records": total, "by_reason": dg.MetadataValue.md(table if rows else "none")},
+            metadata={"corrupt_records": total, "by_reason": table},
             description=None if total == 0 else
             f"{total} corrupt {what} record(s) on {day}: " + ", ".join(f"{r}×{n}" for r, n, _, _ in rows)
             + " — inspect quarantine.rejected_records and fix or re-capture the feed",

@@ -65,9 +65,8 @@ def materialized(outcome: DayOutcome) -> set[str]:
 
 
 def failed_checks(outcome: DayOutcome) -> set[str]:
-    # Freshness checks judge wall-clock lateness of *today's* partition; a replay of 2026-03-07 is late by
-    # definition, so they are left out here (they run from their own sensor, not in the main job).
-    return {c.rsplit(" (", 1)[0] for c in outcome.failed_checks if ":freshness_check" not in c}
+    # freshness is judged against the data's own clock, so a replay of 2026-03-07 is not late: nothing left out
+    return {c.rsplit(" (", 1)[0] for c in outcome.failed_checks}
 
 
 def test_corrupt_capture_fails_the_blocking_checks_and_stops_downstream(tmp_path, monkeypatch,
@@ -90,6 +89,10 @@ def test_clean_capture_passes_every_check(tmp_path, monkeypatch, fresh_database_
             "pricing/ensemble", "risk/listed_quotes", "hedging/orders", "ledger/pnl"} <= done
     # one game: its two moneylines are complements, so every 2-leg bet is impossible or a duplicate
     assert result.metadata["ledger/pnl"]["trial_balance"] == 0
+    # every check result (dbt tests included) attaches to its partition: the day, or the game cluster of a fit
+    unattached = {c: p for c, p in result.check_partitions.items()
+                  if p != DAY and not (c.startswith("pricing/ising_models:") and p == "26MAR07CCCDDD")}
+    assert result.check_partitions and not unattached, unattached
 
 
 def test_a_failed_fit_stops_quotes_and_hedges(tmp_path, monkeypatch, fresh_database_url) -> None:

@@ -41,7 +41,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 REPO = Path(__file__).resolve().parents[2]
 KALSHI_PAGE = (Path(__file__).parent / "fixtures" / "kalshi_page.html").read_text()
-AS_OF = "2026-03-07T22:00:00Z"  # before the simulated day's first tip-off: every game market is open
+def as_of(day: object) -> str:
+    """22:00Z, before the simulated day's first tip-off (18:00 New York time): every game market is open."""
+    return f"{day}T22:00:00Z"
 QUOTE_TTL_S = 10
 GSW, OKC = "SIMNBAGAME-26MAR07GSWOKC-GSW", "SIMNBAGAME-26MAR07GSWOKC-OKC"
 CLE, DAL = "SIMNBAGAME-26MAR07CLEDAL-CLE", "SIMNBAGAME-26MAR07CLEDAL-DAL"
@@ -139,7 +141,7 @@ def api(book_database: str, main_job_day: MainJobDay, tmp_path_factory: pytest.T
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     with parlay_serve(book_database, main_job_day.storage_url, log, PARLAY_REDIS_URL=redis_url(),
                       PARLAY_REDIS_PREFIX=prefix,
-                      PARLAY_SERVICE_DATE=main_job_day.day.isoformat(), PARLAY_SERVICE_AS_OF=AS_OF,
+                      PARLAY_SERVICE_DATE=main_job_day.day.isoformat(), PARLAY_SERVICE_AS_OF=as_of(main_job_day.day),
                       PARLAY_SERVICE_QUOTE_TTL_S=str(QUOTE_TTL_S),
                       PARLAY_SERVICE_CORS_ORIGINS=f"chrome-extension://{shipped_extension_id()}") as a:
         yield a
@@ -152,7 +154,8 @@ def api_without_redis(book_database: str, main_job_day: MainJobDay,
     """The same book served without Redis (rate limiting off) and without CORS."""
     log = tmp_path_factory.mktemp("serve-no-redis") / "serve.log"
     with parlay_serve(book_database, main_job_day.storage_url, log, PARLAY_SERVICE_REDIS="off",
-                      PARLAY_SERVICE_DATE=main_job_day.day.isoformat(), PARLAY_SERVICE_AS_OF=AS_OF) as a:
+                      PARLAY_SERVICE_DATE=main_job_day.day.isoformat(),
+                      PARLAY_SERVICE_AS_OF=as_of(main_job_day.day)) as a:
         yield a
 
 
