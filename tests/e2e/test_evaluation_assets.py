@@ -10,6 +10,7 @@ import fsspec
 import psycopg
 
 from dagster_project.assets import evaluation
+from dagster_project.plots import PLOTS_ROUTE
 from dagster_project.resources import LakeResource, WarehouseResource
 from models.experiments.runner import EXPERIMENT_CLAIMS
 
@@ -33,7 +34,7 @@ def test_evaluation_assets_materialize_with_claims_as_warn_checks(fresh_database
         md = event.materialization.metadata
         assert isinstance(md["table"], dg.TableMetadataValue) and md["table"].schema.columns
         assert md["dagster/row_count"].value == len(md["table"].records)
-        assert "data:image/png;base64," in md["plot"].value
+        assert f"]({PLOTS_ROUTE}/" in md["plot"].value and md["plot"].value.endswith(".png)")  # inline (parlay ui)
         assert "Brownian score process" in md["setting"].value and md["horizon"].value == 0.5
         assert (md["runs"].value, md["rounds"].value) == (2, 30)
         fs, _ = fsspec.core.url_to_fs(md["csv"].value)
