@@ -1,18 +1,23 @@
-"""Delta hedging: how much each leg's probability moves the book, and the orders that hedge part of it.
+"""Delta hedging: the linear hedge of the book under the model's joint law, and the orders that hedge part of it.
 
-The delta of a parlay A with respect to leg i is ∂P(A)/∂p_i. Moving p_i through its field h_i in the
-Ising model (everything else fixed): ∂P(A)/∂h_i = P(A)·(E[x_i | A] − p_i) and ∂p_i/∂h_i = p_i(1 − p_i),
-so for a leg of A
+A parlay A over legs pays 1_A. Let x_i = 1 when market i resolves YES. Its *delta* over the markets is the
+minimum-variance linear hedge of 1_A by the x_i under the model's joint law,
 
-    YES leg:  ∂P(A)/∂p_i =  P(A) / p_i
-    NO leg:   ∂P(A)/∂p_i = −P(A) / (1 − p_i)
+    δ = Σ⁻¹ c,   Σ_ij = Cov(x_i, x_j),   c_i = Cov(x_i, 1_A),
 
-(for independent legs P(A)/p_i is the product of the other legs' probabilities, as it should be). A
-bet paying ``payout`` if A happens has value ``payout·P(A)`` to the bettor: the house is short that,
-so its exposure to leg i is ``payout·∂P(A)/∂p_i`` dollars per unit of probability. One YES contract
-gains $1 per unit of p_i, so hedging a fraction ``ratio`` of the exposure means holding
-``ratio·exposure`` YES contracts (NO contracts for a negative exposure). We never hedge the full
-payout: that would pay the correlation premium back to the exchange.
+computed from the model's own pairwise moments (any ``joint`` callable mapping ``{market: bool}`` to a
+probability). In an Ising model with fields h this is also ∂P(A)/∂p holding the *other marginals fixed*:
+∂P(A)/∂h = c and ∂p/∂h = Σ, so the chain rule gives Σ⁻¹c. For independent legs Σ is diagonal and δ
+reduces to P(A)/p_i for a YES leg and −P(A)/(1 − p_i) for a NO leg. The per-leg P(A)/p_i used on its own
+with correlated legs moves only h_i and lets the other legs' marginals drift along: added up over legs it
+over-hedges.
+
+A bet paying ``payout`` if A happens is a liability of ``payout·1_A`` for the house, so its exposure is
+``payout·δ`` YES contracts per market. At book level the payout-weighted c are summed over bets and Σ is
+solved once per cluster over every market the book touches, so hedges net across bets (markets of
+different clusters are independent under the model: Σ is block diagonal). Hedging a fraction ``ratio``
+means holding ``ratio·exposure`` YES contracts (NO contracts for a negative exposure). We never hedge the
+full payout: that would pay the correlation premium back to the exchange.
 """
 
 from __future__ import annotations
@@ -20,11 +25,16 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+import numpy as np
+
 YES, NO = "yes", "no"
+
+Joint = Callable[[Mapping[str, bool]], float]  # P(every market resolves as given)
+RATIO_RANGE = (0.30, 0.40)  # the design's hedge ratio; outside it only with an explicit override
 
 
 @dataclass(frozen=True)
@@ -37,19 +47,89 @@ class Leg:
             raise ValueError(f"leg side must be 'yes' or 'no', got {self.side!r}")
 
 
-def leg_deltas(probability: float, legs: Sequence[Leg], marginals: Mapping[str, float]) -> dict[str, float]:
-    """∂P(A)/∂p_m for every market m of the parlay (p_m = P(market m resolves YES)).
-
-    ``probability`` is the model's P(all legs hold); ``marginals`` the model's YES probabilities.
-    """
-    out: dict[str, float] = {}
+def _outcome(legs: Sequence[Leg]) -> dict[str, bool]:
+    out: dict[str, bool] = {}
     for leg in legs:
-        p = float(marginals[leg.market_ticker])
-        if not 0.0 < p < 1.0:
-            raise ValueError(f"marginal of {leg.market_ticker} must be inside (0, 1), got {p}")
-        d = probability / p if leg.side == YES else -probability / (1.0 - p)
-        out[leg.market_ticker] = out.get(leg.market_ticker, 0.0) + d
+        want = leg.side == YES
+        if out.setdefault(leg.market_ticker, want) != want:
+            raise ValueError(f"both sides of {leg.market_ticker} in one parlay")
     return out
+
+
+def independent_joint(marginals: Mapping[str, float]) -> Joint:
+    """The joint law of independent markets with these YES probabilities."""
+
+    def joint(outcomes: Mapping[str, bool]) -> float:
+        p = 1.0
+        for m, v in outcomes.items():
+            q = float(marginals[m])
+            p *= q if v else 1.0 - q
+        return p
+
+    return joint
+
+
+class _Moments:
+    """Pairwise moments of the YES indicators under ``joint``, computed once each."""
+
+    def __init__(self, joint: Joint) -> None:
+        self.joint = joint
+        self._p: dict[str, float] = {}
+        self._pp: dict[tuple[str, str], float] = {}
+
+    def p(self, m: str) -> float:
+        if m not in self._p:
+            self._p[m] = float(self.joint({m: True}))
+        return self._p[m]
+
+    def cov(self, a: str, b: str) -> float:
+        if a == b:
+            p = self.p(a)
+            return p * (1.0 - p)
+        k = (a, b) if a < b else (b, a)
+        if k not in self._pp:
+            self._pp[k] = float(self.joint({a: True, b: True}))
+        return self._pp[k] - self.p(a) * self.p(b)
+
+    def sigma(self, markets: Sequence[str]) -> np.ndarray:
+        n = len(markets)
+        s = np.empty((n, n))
+        for i in range(n):
+            for j in range(i, n):
+                s[i, j] = s[j, i] = self.cov(markets[i], markets[j])
+        return s
+
+    def c(self, outcome: Mapping[str, bool], p_a: float, market: str) -> float:
+        """Cov(x_market, 1_A) for the event A = ``outcome``."""
+        known = market in outcome
+        both = (p_a if outcome[market] else 0.0) if known else float(self.joint({**outcome, market: True}))
+        return both - self.p(market) * p_a
+
+
+def _solve(sigma: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Σ⁻¹c; the minimum-norm least-squares solution when Σ is singular (markets that are one event, or a
+    market the model holds certain)."""
+    scale = float(np.max(np.abs(np.diag(sigma)))) if sigma.size else 0.0
+    if scale <= 0.0:
+        return np.zeros_like(c)
+    sol, *_ = np.linalg.lstsq(sigma, c, rcond=1e-10)
+    return sol
+
+
+def parlay_deltas(joint: Joint, legs: Sequence[Leg]) -> dict[str, float]:
+    """δ = Σ⁻¹c of the parlay of ``legs`` over its markets, per unit payout, in YES-contract units (negative:
+    NO contracts). ``joint`` maps ``{market_ticker: bool}`` to the model's probability of that outcome."""
+    outcome = _outcome(legs)
+    markets = sorted(outcome)
+    mom = _Moments(joint)
+    for m in markets:
+        p = mom.p(m)
+        if not 0.0 < p < 1.0:
+            raise ValueError(f"marginal of {m} must be inside (0, 1), got {p}")
+    p_a = float(joint(outcome))
+    c = np.array([mom.c(outcome, p_a, m) for m in markets])
+    delta = _solve(mom.sigma(markets), c)
+    return {m: float(d) for m, d in zip(markets, delta, strict=True)}
 
 
 @dataclass(frozen=True)
@@ -60,28 +140,57 @@ class OpenBet:
     probability: float  # current model P(all legs hold)
 
 
-def book_exposure(bets: Iterable[OpenBet], marginals: Mapping[str, float]) -> dict[str, float]:
-    """The house's dollar exposure per market: Σ over open bets of payout·∂P/∂p_m (positive: the house
-    loses when p_m rises)."""
-    total: dict[str, float] = defaultdict(float)
+def book_exposure(
+    bets: Iterable[OpenBet], joint: Joint, cluster_of: Mapping[str, str] | None = None
+) -> dict[str, float]:
+    """The house's exposure per market in YES contracts (= dollars per unit of probability): the payout-weighted
+    c summed over open bets, solved once per cluster over every market the book touches (positive: the house
+    loses when the market's YES probability rises). ``cluster_of`` maps a market to its cluster (markets of
+    different clusters are independent); without it all markets are solved together."""
+    bets = list(bets)
+    group = (lambda m: cluster_of.get(m, f"market/{m}")) if cluster_of is not None else (lambda m: "")
+    groups: dict[str, set[str]] = defaultdict(set)
     for bet in bets:
-        for market, d in leg_deltas(bet.probability, bet.legs, marginals).items():
-            total[market] += float(bet.payout) * d
-    return dict(total)
+        for leg in bet.legs:
+            groups[group(leg.market_ticker)].add(leg.market_ticker)
+    mom = _Moments(joint)
+    outcomes = [_outcome(b.legs) for b in bets]
+    p_as = [float(joint(o)) for o in outcomes]
+    out: dict[str, float] = {}
+    for g in sorted(groups):
+        markets = sorted(groups[g])
+        c = np.zeros(len(markets))
+        for bet, outcome, p_a in zip(bets, outcomes, p_as, strict=True):
+            if not any(group(m) == g for m in outcome):
+                continue  # independent of this cluster: no covariance
+            c += float(bet.payout) * np.array([mom.c(outcome, p_a, m) for m in markets])
+        delta = _solve(mom.sigma(markets), c)
+        out.update({m: float(d) for m, d in zip(markets, delta, strict=True)})
+    return out
 
 
 @dataclass(frozen=True)
 class HedgeConfig:
-    ratio: float = 0.35  # fraction of each leg's delta to hedge (the design asks for 30–40 %)
+    ratio: float = 0.35  # fraction of the book's delta to hedge: the design's 30–40 %
     min_contracts: int = 1  # smaller adjustments are not worth an order
     max_slippage: Decimal = Decimal("0.02")  # limit price: best ask + this, capped below $1
     max_contracts_per_order: int = 10_000
+    ratio_override: bool = False  # allow a ratio outside 30–40 % (still strictly between 0 and 1)
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.ratio < 1.0:
-            raise ValueError(f"hedge ratio must be strictly between 0 and 1, got {self.ratio}")
+        check_ratio(self.ratio, self.ratio_override)
         if self.min_contracts < 1:
             raise ValueError("min_contracts must be at least 1")
+
+
+def check_ratio(ratio: float, override: bool = False) -> None:
+    """The hedge ratio must be in [0.30, 0.40] unless overridden, and always strictly between 0 and 1."""
+    if not 0.0 < ratio < 1.0:
+        raise ValueError(f"hedge ratio must be strictly between 0 and 1, got {ratio}")
+    lo, hi = RATIO_RANGE
+    if not override and not lo <= ratio <= hi:
+        raise ValueError(f"hedge ratio {ratio} is outside the design's [{lo:.2f}, {hi:.2f}]; set the explicit "
+                         "override to use it")
 
 
 @dataclass(frozen=True)
@@ -114,6 +223,7 @@ class HedgeOrder:
     limit_price: Decimal
     target_net_yes: Decimal
     reason: str
+    delta: float = 0.0  # the market's book delta (YES contracts, Σ⁻¹c payout-weighted) the order came from
 
 
 @dataclass
@@ -193,5 +303,6 @@ def plan_hedges(
             plan.orders.append(HedgeOrder(
                 client_order_id(plan_key, market, side, action, count), market, side, action, count, limit,
                 target, f"hedge {cfg.ratio:.0%} of exposure {exposure.get(market, 0.0):.2f}",
+                float(exposure.get(market, 0.0)),
             ))
     return plan

@@ -29,7 +29,21 @@ from types import MappingProxyType
 
 import psycopg
 
-from models.hedging import NO, YES, Ask, HedgeConfig, HedgeOrder, Leg, OpenBet, Position, book_exposure, plan_hedges
+from models.hedging import (
+    NO,
+    YES,
+    Ask,
+    HedgeConfig,
+    HedgeOrder,
+    Joint,
+    Leg,
+    OpenBet,
+    Position,
+    book_exposure,
+    check_ratio,
+    independent_joint,
+    plan_hedges,
+)
 from parlay import ledger
 from parlay.execution import (
     FILLED,
@@ -244,15 +258,19 @@ def rebalance(
     *,
     blocked_markets: Mapping[str, str] = _EMPTY,
     probability: Callable[[tuple[Leg, ...]], float] | None = None,
+    joint: Joint | None = None,
+    cluster_of: Mapping[str, str] | None = None,
 ) -> RebalanceReport:
     """Move the hedge towards ``cfg.ratio`` of the book's exposure (see the module docstring).
 
     ``plan_key`` names this plan: the same key with the same book gives the same ``client_order_id``s, so a
     rerun after a crash or a timeout cannot double an order. ``blocked_markets`` maps markets that must not
-    trade to the reason. Raises when the venue cannot report fills before planning.
+    trade to the reason. ``joint`` is the model's joint law (``{market: bool}`` → probability) the deltas
+    Σ⁻¹c come from (independent markets at ``marginals`` without it), solved per cluster of ``cluster_of``.
+    Raises when the venue cannot report fills before planning.
     """
-    if not 0.0 < cfg.ratio < 1.0:  # hedging the full payout would pay the correlation premium away
-        raise ValueError(f"hedge ratio must be strictly between 0 and 1, got {cfg.ratio}")
+    # hedging the full payout would pay the correlation premium away
+    check_ratio(cfg.ratio, bool(getattr(cfg, "ratio_override", False)))
     if venue.name not in VENUE_NAMES:
         raise ValueError(f"venue name {venue.name!r} is not one of {VENUE_NAMES}")
     report = RebalanceReport(plan_key, venue.name)
@@ -270,7 +288,7 @@ def rebalance(
                 blocked.setdefault(leg.market_ticker, f"bet {bet.bet_id} has no usable marginal for {missing}")
             continue
         usable.append(bet)
-    report.exposure = book_exposure(usable, marginals)
+    report.exposure = book_exposure(usable, joint or independent_joint(marginals), cluster_of)
     positions = current_positions(conn)
     plan = plan_hedges(report.exposure, positions, asks, cfg, plan_key)
     report.targets = dict(plan.targets)
@@ -292,7 +310,7 @@ def rebalance(
             report.skipped[market] = blocked[market]
             continue
         record = ledger.OrderRecord(order.client_order_id, venue.name, market, order.side, order.action,
-                                    Decimal(order.count), order.limit_price, plan_key, order.reason)
+                                    Decimal(order.count), order.limit_price, plan_key, order.reason, order.delta)
         created = ledger.record_order(conn, record)
         _commit(conn)  # durable before it leaves the process
         sent.append(order)

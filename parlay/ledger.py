@@ -357,6 +357,7 @@ class OrderRecord:
     limit_price: Decimal
     plan_key: str
     reason: str
+    delta: float | None = None  # the market's book delta the order came from
 
 
 def record_order(conn: psycopg.Connection, o: OrderRecord) -> bool:
@@ -364,10 +365,11 @@ def record_order(conn: psycopg.Connection, o: OrderRecord) -> bool:
     with conn.transaction():
         cur = conn.execute(
             """INSERT INTO ledger.hedge_orders (client_order_id, venue, market_ticker, side, action, count,
-                                               limit_price, state, plan_key, reason)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, 'pending', %s, %s) ON CONFLICT (client_order_id) DO NOTHING""",
+                                               limit_price, state, plan_key, reason, delta)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, 'pending', %s, %s, %s)
+               ON CONFLICT (client_order_id) DO NOTHING""",
             (o.client_order_id, o.venue, o.market_ticker, o.side, o.action, o.count, o.limit_price, o.plan_key,
-             o.reason),
+             o.reason, o.delta),
         )
         return cur.rowcount == 1
 

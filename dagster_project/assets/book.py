@@ -107,8 +107,9 @@ def simulated_bets(context: dg.AssetExecutionContext, warehouse: WarehouseResour
 
 @dg.asset(key=key("hedging", "deltas"), deps=[key("risk", "simulated_bets")], group_name="hedging",
           partitions_def=DAILY,
-          description="The open book's delta per market: Σ over open bets of payout · ∂P(parlay)/∂p_leg from the "
-          "model (positive: the house loses when the market's YES probability rises), and the hedge target "
+          description="The open book's delta per market: the minimum-variance hedge Σ⁻¹c (payout-weighted c summed "
+          "over open bets, solved per cluster) under the model's joint law (positive: the house loses when the "
+          "market's YES probability rises), and the hedge target "
           "(35 % of it, in contracts, rounded toward zero).")
 def deltas(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
            execution: ExecutionResource) -> dg.MaterializeResult:
@@ -118,7 +119,9 @@ def deltas(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
         marginals = {t: m.probability for t, m in pricer.markets().items()}
 
         bets = open_bets(conn, _model_probability(pricer))
-    exposure = book_exposure([b for b in bets if all(leg.market_ticker in marginals for leg in b.legs)], marginals)
+    clusters = {t: m.cluster_id for t, m in pricer.markets().items()}
+    exposure = book_exposure([b for b in bets if all(leg.market_ticker in marginals for leg in b.legs)],
+                             pricer.joint, clusters)
     rows = sorted(({"market": m, "delta_dollars": round(v, 2), "target_contracts": int(execution.hedge_ratio * v)}
                    for m, v in exposure.items() if v), key=lambda r: -abs(r["delta_dollars"]))
     return dg.MaterializeResult(metadata={
@@ -129,7 +132,7 @@ def deltas(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
 
 @dg.asset(key=key("hedging", "orders"), deps=[key("hedging", "deltas"), key("marts", "book_snapshots")],
           group_name="hedging", partitions_def=DAILY,
-          description="Delta hedge: ∂P(parlay)/∂p_leg of every open bet aggregated per market, 35 % of it targeted, "
+          description="Delta hedge: the minimum-variance hedge Σ⁻¹c of the open book per cluster, 35 % of it targeted, "
           "orders (deterministic client_order_id) sent to the execution venue and fills reconciled into the ledger. "
           "Markets with stale or unreliable books are not traded.")
 def hedge_orders(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
@@ -144,7 +147,8 @@ def hedge_orders(context: dg.AssetExecutionContext, warehouse: WarehouseResource
 
         cfg = HedgeConfig(ratio=execution.hedge_ratio)
         report = rebalance(conn, venue, marginals, books.asks, cfg, f"{day.isoformat()}:{venue.name}",
-                           blocked_markets=books.stale, probability=_model_probability(pricer))
+                           blocked_markets=books.stale, probability=_model_probability(pricer),
+                           joint=pricer.joint, cluster_of={t: m.cluster_id for t, m in pricer.markets().items()})
         exposure = {m: v for m, v in report.exposure.items() if v}
         n_bets = len(open_bets(conn))
     states: dict[str, int] = {}

@@ -16,7 +16,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from models.hedging import Ask, HedgeConfig, book_exposure, plan_hedges
+from models.hedging import Ask, HedgeConfig, book_exposure, independent_joint, plan_hedges
 from models.risk import Book, MarketDef, PoolState, RiskConfig, evaluate
 from parlay import ledger
 from parlay.execution import KalshiVenue, OrderLimits
@@ -175,7 +175,7 @@ def test_sustained_500s_leave_orders_pending_then_one_resend_each(fake: FakeKals
 
 def test_reused_client_order_id_is_treated_as_already_placed(fake: FakeKalshi, venue: KalshiVenue, conn) -> None:
     # A previous process sent the GSW order and crashed before writing anything down.
-    exposure = book_exposure(open_bets(conn), MARGINALS)
+    exposure = book_exposure(open_bets(conn), independent_joint(MARGINALS))
     plan = plan_hedges(exposure, current_positions(conn), ASKS, HedgeConfig(), "plan-1")
     gsw = next(o for o in plan.orders if o.market_ticker == GSW)
     earlier = venue.client.create_order(gsw.market_ticker, gsw.side, gsw.action, gsw.count, gsw.limit_price,

@@ -9,7 +9,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from models.hedging import Ask, HedgeConfig, HedgeOrder, book_exposure
+from models.hedging import Ask, HedgeConfig, HedgeOrder, book_exposure, independent_joint
 from models.risk import Book, MarketDef, PoolState, RiskConfig, evaluate
 from parlay import ledger
 from parlay.execution import PaperVenue, VenueOrder
@@ -66,11 +66,13 @@ def test_rebalance_hedges_35_percent_and_balances(booked) -> None:
     cfg = HedgeConfig()
     report = rebalance(conn, venue, MARGINALS, ASKS, cfg, "plan-1")
 
-    exposure = book_exposure(open_bets(conn), MARGINALS)
+    exposure = book_exposure(open_bets(conn), independent_joint(MARGINALS))
     assert set(exposure) == {"M-A", "M-B", "M-C"} and exposure["M-C"] < 0 < exposure["M-A"]
     assert report.planned == 3 and report.submitted == 3 and report.failed == report.already_known == 0
     assert [o.state for o in report.orders] == ["filled"] * 3
     assert report.fills_booked == 3 and report.notional > 0 and 0 < report.filled_notional <= report.notional
+    recorded = dict(conn.execute("SELECT market_ticker, delta FROM ledger.hedge_orders").fetchall())
+    assert {m: round(float(d), 4) for m, d in recorded.items()} == {m: round(v, 4) for m, v in exposure.items()}
 
     positions = current_positions(conn)
     for market, exp in exposure.items():
