@@ -33,7 +33,7 @@ import pytest
 from parlay.apikeys import ScryptParams, create_api_key
 from service.bench import _wait_healthy
 from service.server import free_port
-from tests.e2e.conftest import MainJobDay, copy_of_database
+from tests.e2e.conftest import MAIN_JOB_DAY, MainJobDay, copy_of_database
 from tests.integration.test_service_api import drop_prefix, redis_url
 from tests.unit.test_extension_files import EXTENSION, manifest, shipped_extension_id
 
@@ -45,12 +45,39 @@ def as_of(day: object) -> str:
     """22:00Z, before the simulated day's first tip-off (18:00 New York time): every game market is open."""
     return f"{day}T22:00:00Z"
 QUOTE_TTL_S = 10
-GSW, OKC = "SIMNBAGAME-26MAR07GSWOKC-GSW", "SIMNBAGAME-26MAR07GSWOKC-OKC"
-CLE, DAL = "SIMNBAGAME-26MAR07CLEDAL-CLE", "SIMNBAGAME-26MAR07CLEDAL-DAL"
-MIA = "SIMNBAGAME-26MAR07DETMIA-MIA"
-GSWOKC = "SIMNBAGAME-26MAR07GSWOKC"
-EVENT_PAGE = "https://kalshi.com/markets/simnbagame/professional-basketball-game/simnbagame-26mar07gswokc"
-MARKET_PAGE = "https://kalshi.com/markets/simnbagame/professional-basketball-game/simnbagame-26mar07cledal-dal"
+
+
+def _day_markets() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """Tickers and searchable team names of the fixture day's first games, from the simulator itself (so the
+    tests follow the simulated catalogue of whatever day ``MAIN_JOB_DAY`` is)."""
+    from models.simulator.config import SimulationConfig
+    from models.simulator.day import simulate_games
+
+    games, specs = simulate_games(SimulationConfig(), MAIN_JOB_DAY)
+    moneylines = {m.ticker for m in specs if m.family == "moneyline"}
+    tickers: dict[str, str] = {}
+    names: dict[str, str] = {}
+    teams: dict[str, str] = {}
+    for key, game, team, name in (("away1", games[0], games[0].away, games[0].away_name),
+                                  ("home1", games[0], games[0].home, games[0].home_name),
+                                  ("away2", games[1], games[1].away, games[1].away_name),
+                                  ("home2", games[1], games[1].home, games[1].home_name),
+                                  ("home3", games[2], games[2].home, games[2].home_name)):
+        event = next(m.event_ticker for m in specs if m.family == "moneyline" and m.game == game.index)
+        ticker = f"{event}-{team}"
+        assert ticker in moneylines, ticker
+        tickers[key], names[key], teams[key] = ticker, name.lower(), name
+        tickers[f"event{key[-1]}"] = event
+    return tickers, names, teams
+
+
+_TICKERS, _NAMES, _TEAMS = _day_markets()
+GSW, OKC = _TICKERS["away1"], _TICKERS["home1"]  # the first game: away and home moneylines
+CLE, DAL = _TICKERS["away2"], _TICKERS["home2"]  # a second game
+MIA = _TICKERS["home3"]  # a third game
+GSWOKC = _TICKERS["event1"]
+EVENT_PAGE = f"https://kalshi.com/markets/simnbagame/professional-basketball-game/{GSWOKC.lower()}"
+MARKET_PAGE = f"https://kalshi.com/markets/simnbagame/professional-basketball-game/{DAL.lower()}"
 UNKNOWN_PAGE = "https://kalshi.com/markets/kxunknown/some-event/kxunknown-26mar07abcdef"
 IMPOSSIBLE = "These legs cannot all win together (one rules another out). Remove one of them."
 
@@ -338,13 +365,13 @@ def test_search_add_two_games_quote_and_place_one_bet(browser: Browser, api: Api
     browser.configure(api.url, api.key)
     popup = browser.open("popup.html")
     popup.set_viewport_size({"width": 404, "height": 900})
-    add_from_search(popup, "oklahoma city", OKC, "yes")
+    add_from_search(popup, _NAMES["home1"], OKC, "yes")
     # the same leg again, or the other side of its market: blocked in the slip
     expect(result(popup, OKC).get_by_test_id("add-yes")).to_be_disabled()
     expect(result(popup, OKC).get_by_test_id("add-no")).to_be_disabled()
     expect(result(popup, GSW).get_by_test_id("add-yes")).to_be_enabled()  # another market of the game is not
-    add_from_search(popup, "dallas", DAL, "yes")  # a second game
-    add_from_search(popup, "miami", MIA, "no")
+    add_from_search(popup, _NAMES["home2"], DAL, "yes")  # a second game
+    add_from_search(popup, _NAMES["home3"], MIA, "no")
     expect(popup.get_by_test_id("slip-leg")).to_have_count(3)
     leg(popup, MIA).get_by_test_id("remove-leg").click()
     expect(popup.get_by_test_id("slip-leg")).to_have_count(2)
@@ -404,8 +431,8 @@ def test_expired_quote_cannot_be_placed(browser: Browser, api: Api) -> None:
 
     browser.configure(api.url, api.key)
     popup = browser.open("popup.html")
-    add_from_search(popup, "oklahoma city", OKC, "yes")
-    add_from_search(popup, "cleveland", CLE, "no")
+    add_from_search(popup, _NAMES["home1"], OKC, "yes")
+    add_from_search(popup, _NAMES["away2"], CLE, "no")
     popup.get_by_test_id("get-quote").click()
     expect(popup.get_by_test_id("place-bet")).to_be_enabled()
     quote_id = popup.get_by_test_id("quote-id").inner_text()
@@ -449,13 +476,13 @@ def test_kalshi_pages_get_a_panel_that_adds_legs_to_the_slip(browser: Browser, a
     panel = page.get_by_test_id("parlay-panel")
     expect(panel).to_be_visible()
     event_markets = [m["ticker"] for m in api.markets(event_ticker=GSWOKC)]
-    assert event_markets == [GSW, OKC]
+    assert event_markets == sorted([GSW, OKC])  # the API lists an event's markets by ticker
     rows = page.get_by_test_id("parlay-market")
     expect(rows).to_have_count(len(event_markets))
     assert [rows.nth(i).get_attribute("data-ticker") for i in range(rows.count())] == event_markets
     okc = page.locator(f'[data-testid="parlay-market"][data-ticker="{OKC}"]')
     okc.get_by_test_id("parlay-add-yes").click()
-    expect(page.get_by_test_id("parlay-note")).to_contain_text("Added YES Oklahoma City: 1 leg in the slip.")
+    expect(page.get_by_test_id("parlay-note")).to_contain_text(f"Added YES {_TEAMS['home1']}: 1 leg in the slip.")
     expect(okc.get_by_test_id("parlay-add-no")).to_be_disabled()  # the other side of a market in the slip
     page.screenshot(path=str(screenshot_path(tmp_path, "extension-kalshi-panel.png")))
     # from the content script's own world: no storage (where the key is), and no worker call beyond markets and slip
