@@ -116,10 +116,10 @@ def deltas(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     day = _day(context)
     with warehouse.connection() as conn:
         pricer = pricing_store.load_pricer(conn, day=day)
-        marginals = {t: m.probability for t, m in pricer.markets().items()}
-
+        markets = pricer.markets()
+        marginals = {t: m.probability for t, m in markets.items()}
+        clusters = {t: m.cluster_id for t, m in markets.items()}
         bets = open_bets(conn, _model_probability(pricer))
-    clusters = {t: m.cluster_id for t, m in pricer.markets().items()}
     exposure = book_exposure([b for b in bets if all(leg.market_ticker in marginals for leg in b.legs)],
                              pricer.joint, clusters)
     rows = sorted(({"market": m, "delta_dollars": round(v, 2), "target_contracts": int(execution.hedge_ratio * v)}
