@@ -30,6 +30,8 @@ api_key_app = typer.Typer(help="API keys of the quote service.", no_args_is_help
 dbt_app = typer.Typer(help="The dbt project (features and marts) on the project's database.", no_args_is_help=True)
 app.add_typer(dbt_app, name="dbt")
 app.add_typer(api_key_app, name="api-key")
+evaluate_app = typer.Typer(help="Evaluations: replays and audits of quotes.", no_args_is_help=True)
+app.add_typer(evaluate_app, name="evaluate")
 
 DatabaseUrl = Annotated[
     str | None,
@@ -582,6 +584,38 @@ def db_stop() -> None:
     from parlay.db import embedded
 
     print("stopped" if embedded.stop() else "not running")
+
+
+# ----------------------------------------------------------------------------- evaluate
+
+
+@evaluate_app.command("combo-quotes")
+def evaluate_combo_quotes(
+    file: Annotated[Path, typer.Argument(help="CSV with columns leg_1 … leg_k (YES prices, cents) and quote (cents)")],
+    json_out: Annotated[bool, typer.Option("--json", help="print the figures as JSON (last stdout line)")] = False,
+) -> None:
+    """Coherence audit of combo quotes seen elsewhere (e.g. Kalshi RFQ quotes), legs taken as independent:
+    Fréchet upper-bound violations and mean premium over the independence price, for the quotes and for our
+    own price of the same legs."""
+    from models.pricing.combo_audit import ComboQuoteFileError, audit_combo_quotes, read_combo_quotes
+
+    try:
+        rows = read_combo_quotes(file)
+    except ComboQuoteFileError as exc:
+        fail(str(exc))
+    if not rows:
+        fail(f"{file}: no combo quotes in the file (expected a header leg_1,…,leg_k,quote and one row per combo)")
+    audit = audit_combo_quotes(rows)
+    offered = "n/a" if audit.offered_premium_cents is None else f"{audit.offered_premium_cents:+.2f}¢"
+    err(f"[parlay] {audit.rows} combo quotes from {file} (legs taken as independent events)")
+    err(f"[parlay]   quotes: {audit.quote_frechet_violations} above the Fréchet upper bound min(p_i); "
+        f"mean premium over independence {audit.quote_premium_cents:+.2f}¢")
+    err(f"[parlay]   ours:   {audit.ours_frechet_violations} above the bound; mean premium "
+        f"{audit.ours_premium_cents:+.2f}¢ (the ensemble's fair price)")
+    err(f"[parlay]   offered with our margin: {audit.offered_frechet_violations} above the bound; mean premium "
+        f"{offered}" + (f"; {audit.offered_refused} refused" if audit.offered_refused else ""))
+    if json_out:
+        print(json.dumps(audit.as_json()), flush=True)
 
 
 # ----------------------------------------------------------------------------- bench
