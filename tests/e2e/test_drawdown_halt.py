@@ -25,15 +25,30 @@ from tests.e2e.conftest import MainJobDay, copy_of_database
 pytestmark = pytest.mark.e2e
 
 LIMIT = 0.02  # a tight drawdown limit: 2 % of LP equity ($2,000 of the $100,000 pool)
-LEDGER_TABLES = ("entries", "transactions", "accounts", "fills", "hedge_orders", "hedge_settlements", "bet_legs",
-                 "bets", "quotes", "market_settlements", "equity_marks")
+LEDGER_TABLES = (
+    "entries",
+    "transactions",
+    "accounts",
+    "fills",
+    "hedge_orders",
+    "hedge_settlements",
+    "bet_legs",
+    "bets",
+    "quotes",
+    "market_settlements",
+    "equity_marks",
+)
 
 
 def marks_per_hour(conn: psycopg.Connection, day) -> dict:  # type: ignore[no-untyped-def]
     """Equity marks of ``day`` per clock hour of its replayed span (first to last book)."""
     start, end = book_runtime.trading_day_span(conn, day)
-    counts = Counter(r[0] for r in conn.execute(
-        "SELECT date_trunc('hour', marked_at) FROM ledger.equity_marks WHERE trading_day = %s", (day,)))
+    counts = Counter(
+        r[0]
+        for r in conn.execute(
+            "SELECT date_trunc('hour', marked_at) FROM ledger.equity_marks WHERE trading_day = %s", (day,)
+        )
+    )
     hour, out = start.replace(minute=0, second=0, microsecond=0), {}
     while hour <= end:
         out[hour] = counts.get(hour, 0)
@@ -80,9 +95,17 @@ def _informed_legs(results: dict[str, str]):  # type: ignore[no-untyped-def]
 def _materialize(assets: list, url: str, lake: str, day: str) -> dg.ExecuteInProcessResult:
     instance = dg.DagsterInstance.ephemeral()
     register_days(instance, [day])
-    return dg.materialize(assets, partition_key=day, instance=instance, raise_on_error=False, resources={
-        "warehouse": WarehouseResource(database_url=url), "lake": LakeResource(storage_url=lake),
-        "execution": ExecutionResource(venue_name="paper")})
+    return dg.materialize(
+        assets,
+        partition_key=day,
+        instance=instance,
+        raise_on_error=False,
+        resources={
+            "warehouse": WarehouseResource(database_url=url),
+            "lake": LakeResource(storage_url=lake),
+            "execution": ExecutionResource(venue_name="paper"),
+        },
+    )
 
 
 def _metadata(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, object]]:
@@ -94,7 +117,8 @@ def _metadata(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, object]]
 
 
 def test_winning_bettors_breach_the_drawdown_limit_and_quoting_halts_with_lp_drawdown(
-        main_job_day: MainJobDay, pg_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    main_job_day: MainJobDay, pg_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from parlay import bettors
     from service.app import create_app
     from service.settings import ServiceSettings
@@ -102,10 +126,12 @@ def test_winning_bettors_breach_the_drawdown_limit_and_quoting_halts_with_lp_dra
     day, lake = main_job_day.day, main_job_day.storage_url
     with copy_of_database(pg_server, main_job_day.database_url, prefix="parlay_drawdown") as url:
         with psycopg.connect(url) as conn:  # the day's markets and models stay; the book starts over
-            conn.execute(f"TRUNCATE {', '.join('ledger.' + t for t in LEDGER_TABLES)}, risk.listed_quotes, "
-                         "risk.limit_snapshots")
-            results = dict(conn.execute("SELECT market_ticker, result FROM marts.markets "
-                                        "WHERE result IN ('yes', 'no')").fetchall())
+            conn.execute(
+                f"TRUNCATE {', '.join('ledger.' + t for t in LEDGER_TABLES)}, risk.listed_quotes, risk.limit_snapshots"
+            )
+            results = dict(
+                conn.execute("SELECT market_ticker, result FROM marts.markets WHERE result IN ('yes', 'no')").fetchall()
+            )
             conn.commit()
         monkeypatch.setenv("PARLAY_RISK_MAX_DRAWDOWN", str(LIMIT))
         monkeypatch.setenv("PARLAY_DATABASE_URL", url)
@@ -129,13 +155,16 @@ def test_winning_bettors_breach_the_drawdown_limit_and_quoting_halts_with_lp_dra
             marks = ledger.equity_marks(conn, day)
             per_hour = marks_per_hour(conn, day)
             hedged_at = book_runtime.hedge_time(conn, day)
-            legs = conn.execute("SELECT legs FROM ledger.quotes q JOIN ledger.bets b USING (quote_id) "
-                                "ORDER BY b.placed_at LIMIT 1").fetchone()[0]
+            legs = conn.execute(
+                "SELECT legs FROM ledger.quotes q JOIN ledger.bets b USING (quote_id) ORDER BY b.placed_at LIMIT 1"
+            ).fetchone()[0]
         assert min(per_hour.values()) >= 1
         peak = max(m.equity for m in marks)
         assert pool.peak_equity == peak and pool.equity == marks[-1].equity < peak * Decimal(1 - LIMIT)
-        print(f"drawdown after the winning day: {pool.drawdown:.2%} (peak {peak}, equity {pool.equity}, "
-              f"{placed} bets won, house P&L {md['ledger/pnl']['house_pnl_from_bets']})")
+        print(
+            f"drawdown after the winning day: {pool.drawdown:.2%} (peak {peak}, equity {pool.equity}, "
+            f"{placed} bets won, house P&L {md['ledger/pnl']['house_pnl_from_bets']})"
+        )
 
         # the pipeline afterwards: limits halted, no listed combo quotable, a new wave of bettors refused
         monkeypatch.setattr(bettors, "BettorConfig", functools.partial(usual_config, seed=12))
@@ -158,8 +187,16 @@ def test_winning_bettors_breach_the_drawdown_limit_and_quoting_halts_with_lp_dra
         with psycopg.connect(url) as conn:
             key = apikeys.create_api_key(conn, "drawdown-test", params=ScryptParams(log2_n=10))
             conn.commit()
-        settings = {"database_url": url, "storage_url": lake, "trading_day": day, "as_of": hedged_at, "live": False,
-                    "redis_enabled": False, "start_private_redis": False, "quote_ttl_s": 600.0}
+        settings = {
+            "database_url": url,
+            "storage_url": lake,
+            "trading_day": day,
+            "as_of": hedged_at,
+            "live": False,
+            "redis_enabled": False,
+            "start_private_redis": False,
+            "quote_ttl_s": 600.0,
+        }
         headers = {"X-API-Key": key.api_key}
         body = {"legs": [{"ticker": leg["ticker"], "side": leg["side"]} for leg in legs], "stake": 10}
         with TestClient(create_app(ServiceSettings(**settings, risk=RiskConfig(max_drawdown=0.99)))) as loose:
@@ -167,11 +204,16 @@ def test_winning_bettors_breach_the_drawdown_limit_and_quoting_halts_with_lp_dra
         assert before.status_code == 201, before.text
         with TestClient(create_app(ServiceSettings(**settings, risk=RiskConfig(max_drawdown=LIMIT)))) as api:
             refused = api.post("/quotes", json=body, headers=headers)
-            bet = api.post("/bets", json={"quote_id": before.json()["quote_id"], "stake": "10.00",
-                                          "idempotency_key": "after-the-halt"}, headers=headers)
+            bet = api.post(
+                "/bets",
+                json={"quote_id": before.json()["quote_id"], "stake": "10.00", "idempotency_key": "after-the-halt"},
+                headers=headers,
+            )
         assert refused.status_code == 409 and refused.json()["code"] == "lp_drawdown", refused.text
         assert "below its peak" in refused.json()["reason"]
         assert bet.status_code == 409 and bet.json()["code"] == "lp_drawdown", bet.text
         with psycopg.connect(url) as conn:
-            assert conn.execute("SELECT count(*) FROM ledger.bets WHERE idempotency_key = 'after-the-halt'"
-                                ).fetchone()[0] == 0
+            assert (
+                conn.execute("SELECT count(*) FROM ledger.bets WHERE idempotency_key = 'after-the-halt'").fetchone()[0]
+                == 0
+            )

@@ -20,8 +20,20 @@ T0 = datetime(2025, 12, 15, 17, 0, tzinfo=UTC)  # replayed instants, far from th
 
 
 def place(conn: psycopg.Connection, legs, stake: Decimal, prob: float, key: str) -> ledger.PlacedBet:
-    q = StoredQuote(ledger.new_id("q"), tuple(legs), stake, prob, 0.0, 0.02, D("0.50"), stake * 2, D(1000), "test",
-                    datetime.now(UTC) + timedelta(minutes=1), None)
+    q = StoredQuote(
+        ledger.new_id("q"),
+        tuple(legs),
+        stake,
+        prob,
+        0.0,
+        0.02,
+        D("0.50"),
+        stake * 2,
+        D(1000),
+        "test",
+        datetime.now(UTC) + timedelta(minutes=1),
+        None,
+    )
     ledger.store_quote(conn, q)
     conn.commit()
 
@@ -52,8 +64,14 @@ def test_mark_equity_and_pool_state_give_the_drawdown_from_real_rows(fresh_datab
 
         # marked to the model's current probabilities and the venue's mids
         model = {(("M-A", "yes"), ("M-B", "yes")): 0.5, (("M-A", "yes"),): 0.7}
-        m1 = ledger.mark_equity(conn, T0 + timedelta(hours=1), "hourly", probability=lambda legs: model[legs],
-                                mids={"M-A": 0.7}, trading_day=T0.date())
+        m1 = ledger.mark_equity(
+            conn,
+            T0 + timedelta(hours=1),
+            "hourly",
+            probability=lambda legs: model[legs],
+            mids={"M-A": 0.7},
+            trading_day=T0.date(),
+        )
         expected = (a.payout * D("0.5") + b.payout * D("0.7")).quantize(D("0.0001"))
         assert (m1.cash, m1.expected_payout, m1.hedge_value) == (cash, expected, D("28.0000"))
         assert m1.equity == cash + D(28) - expected
@@ -94,5 +112,7 @@ def test_marked_at_must_be_given_and_timezone_aware(fresh_database_url: str) -> 
         with pytest.raises(ValueError, match="timezone"):
             ledger.mark_equity(conn, datetime(2025, 12, 15, 17), "naive")
         with pytest.raises(psycopg.errors.NotNullViolation):  # no wall-clock default any more
-            conn.execute("INSERT INTO ledger.equity_marks (cash, expected_payout, hedge_value, equity, reason) "
-                         "VALUES (1, 0, 0, 1, 'x')")
+            conn.execute(
+                "INSERT INTO ledger.equity_marks (cash, expected_payout, hedge_value, equity, reason) "
+                "VALUES (1, 0, 0, 1, 'x')"
+            )
