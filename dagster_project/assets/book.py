@@ -159,7 +159,8 @@ def deltas(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
           group_name="hedging", partitions_def=DAILY,
           description="Delta hedge: the minimum-variance hedge Σ⁻¹c of the open book per cluster, 35 % of it targeted, "
           "orders (deterministic client_order_id) sent to the execution venue and fills reconciled into the ledger. "
-          "Markets with stale or unreliable books are not traded.")
+          "Markets with stale or unreliable books are not traded. Ends with an equity mark of the pool at the "
+          "rebalance instant (the replayed hedge time in a replay).")
 def hedge_orders(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                  execution: ExecutionResource) -> dg.MaterializeResult:
     day = _day(context)
