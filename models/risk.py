@@ -259,8 +259,8 @@ def evaluate(
                             worst.payout if worst else Decimal(0), worst.exact if worst else True)
 
     if pool.drawdown > cfg.max_drawdown:
-        return reject("drawdown_halt", f"LP equity is {pool.drawdown:.1%} below its peak (limit "
-                                       f"{cfg.max_drawdown:.0%}): new quotes are halted")
+        return reject("lp_drawdown", f"LP equity is {pool.drawdown:.1%} below its peak (limit "
+                                     f"{cfg.max_drawdown:.0%}): new quotes are halted")
     if is_impossible(legs, markets):
         return reject("impossible_combo", "these legs cannot all win together")
     if not 0.0 <= probability <= 1.0:

@@ -4,6 +4,9 @@ The bettors use :class:`service.quoting.QuoteEngine` — the object behind ``POS
 ``POST /bets`` — with the same validation, pricing, risk gate and ledger writes. In a replay of a past day
 the markets have since settled, so the engine runs in replay mode (``ServiceSettings.as_of``): market
 states as of the bettors' time (before the first game of the day closes), as ``parlay quote --as-of`` does.
+
+When the book halts on the LP drawdown guardrail (``lp_drawdown``) the bettors stop placing bets: every
+bettor after the halt is refused at the quote, and the refusals are counted in the report.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from models.pricing.ensemble import EnsemblePricer
 from parlay import apikeys, book_runtime
 
 BETTOR_KEY_NAME = "simulated-bettors"
+HALT_CODES = ("lp_drawdown",)  # refusals that halt the whole book, not one parlay
 
 
 @dataclass(frozen=True)
@@ -60,11 +64,18 @@ class BettorReport:
     refused: dict[str, int] = field(default_factory=dict)
     staked: Decimal = Decimal(0)
     payout_at_risk: Decimal = Decimal(0)
+    halt_reason: str | None = None  # the halt code (``lp_drawdown``) once the book refused on it
+    refused_after_halt: int = 0  # bettors refused from the halt on (the first refusal included)
+
+    @property
+    def halted(self) -> bool:
+        return self.halt_reason is not None
 
     def as_metadata(self) -> dict[str, object]:
         return {"attempts": self.attempts, "quoted": self.quoted, "bets_placed": self.placed,
                 "staked": float(self.staked), "payout_at_risk": float(self.payout_at_risk),
-                "refused_by_rule": dict(self.refused)}
+                "refused_by_rule": dict(self.refused), "halted": self.halted, "halt_reason": self.halt_reason,
+                "refused_after_halt": self.refused_after_halt}
 
 
 def _bettor_key(conn) -> str:  # type: ignore[no-untyped-def]
@@ -124,6 +135,11 @@ def run_bettors(database_url: str, storage_url: str, day: date, config: BettorCo
                 report.payout_at_risk += Decimal(bet.payout)
             except ApiError as exc:
                 report.refused[exc.code] = report.refused.get(exc.code, 0) + 1
+                if exc.code in HALT_CODES and not report.halted:
+                    report.halt_reason = exc.code
+                    log(f"simulated bettors: the book halted ({exc.code}: {exc.message}); no more bets are placed")
+                if report.halted:
+                    report.refused_after_halt += 1
             if (i + 1) % 20 == 0:
                 log(f"simulated bettors: {i + 1}/{cfg.n_bets} tried, {report.placed} bets placed")
     finally:

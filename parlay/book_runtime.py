@@ -177,3 +177,74 @@ def day_book(conn: psycopg.Connection, day: date) -> dict[str, object]:
         "settled_stakes": stakes[0], "settled_payouts": stakes[1], "bettor_pnl_for_house": stakes[0] - stakes[1],
         "hedge_fills": int(hedges[0]), "hedge_cost": hedges[1], "hedge_fees": hedges[2],
     }
+
+
+# ----------------------------------------------------------------------------- equity marks over the day
+
+
+def model_probability(pricer: EnsemblePricer | None) -> ledger.LegProbability:
+    """P(every leg holds) under ``pricer``; None for legs it cannot price, or without a pricer (the bet's quote is
+    used then)."""
+
+    def probability(legs: tuple[tuple[str, str], ...]) -> float | None:
+        if pricer is None:
+            return None
+        try:
+            return float(pricer.quote(list(legs)).probability)
+        except Exception:  # unknown market, unconverged cluster, impossible combo of an old model
+            return None
+
+    return probability
+
+
+def trading_day_span(conn: psycopg.Connection, day: date) -> tuple[datetime, datetime] | None:
+    """The replayed trading day: from its first to its last book snapshot (None when it has no books)."""
+    row = conn.execute("SELECT min(ts), max(ts) FROM marts.book_snapshots WHERE trading_day = %s", (day,)).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return row[0], row[1]
+
+
+def hourly_instants(start: datetime, end: datetime, *, include_start: bool = True) -> list[datetime]:
+    """``start``, every full hour after it up to ``end``, and ``end``: at least one instant in every clock hour
+    the interval touches."""
+    out = [start] if include_start else []
+    hour = start.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    while hour < end:
+        out.append(hour)
+        hour += timedelta(hours=1)
+    if end > start:
+        out.append(end)
+    return out
+
+
+def mark_hours(conn: psycopg.Connection, day: date, instants: list[datetime], pricer: EnsemblePricer | None,
+               reason: str) -> list[ledger.EquityMark]:
+    """An equity mark of the pool at each of ``instants`` of ``day``: the ledger as it stands, open bets marked to
+    ``pricer``, hedges at the mids of the latest book at or before the instant. An instant already marked for
+    the day with the same reason is not marked again (a rerun adds nothing)."""
+    done = {r[0] for r in conn.execute(
+        "SELECT marked_at FROM ledger.equity_marks WHERE trading_day = %s AND reason = %s", (day, reason))}
+    probability = model_probability(pricer)
+    out = []
+    for at in instants:
+        if at in done:
+            continue
+        books = day_books(conn, day, at=at)
+        out.append(ledger.mark_equity(conn, at, reason, probability=probability, mids=books.mids, trading_day=day))
+        conn.commit()
+    return out
+
+
+def settlement_time(conn: psycopg.Connection, day: date) -> datetime | None:
+    """When the day's open bets settle in a replay: the last book of the day, or the last close of a market the
+    day's books cover when that is later (live: now). None when the day has no books."""
+    span = trading_day_span(conn, day)
+    if span is None:
+        return None
+    row = conn.execute(
+        """SELECT max(m.close_time) FROM marts.markets m
+           WHERE m.market_ticker IN (SELECT DISTINCT market_ticker FROM marts.book_snapshots WHERE trading_day = %s)""",
+        (day,)).fetchone()
+    last_close = row[0] if row else None
+    return max(span[1], last_close) if last_close is not None else span[1]

@@ -14,13 +14,18 @@ a local Parquet lake under ``.data/lake``, the simulated market as data source.
 ``PARLAY_KALSHI_ENV``          ``demo`` (default) | ``prod`` for ``live``.
 ``KALSHI_API_KEY_ID``          Kalshi key id (live, signed endpoints).
 ``KALSHI_PRIVATE_KEY_PATH``    PEM file of the Kalshi private key (or ``KALSHI_PRIVATE_KEY_PEM``).
+``PARLAY_RISK_MAX_DRAWDOWN``   Drop of LP equity from its peak (a share in (0, 1)) beyond
+                               which quoting halts with ``lp_drawdown`` (default 0.2).
 =============================  ==========================================================
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
+
+from models.risk import RiskConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,3 +77,19 @@ def dagster_home() -> Path:
     path = Path(configured) if configured else data_dir() / "dagster_home"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def risk_config() -> RiskConfig:
+    """The risk rules in force: :class:`models.risk.RiskConfig`'s defaults, the drawdown limit from
+    ``PARLAY_RISK_MAX_DRAWDOWN`` when set."""
+    cfg = RiskConfig()
+    raw = _env("PARLAY_RISK_MAX_DRAWDOWN")
+    if raw is None:
+        return cfg
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"PARLAY_RISK_MAX_DRAWDOWN={raw!r} is not a number") from None
+    if not 0 < value < 1:
+        raise ValueError(f"PARLAY_RISK_MAX_DRAWDOWN={raw!r}: expected a share in (0, 1), e.g. 0.2")
+    return replace(cfg, max_drawdown=value)

@@ -13,7 +13,8 @@ One :func:`rebalance` is
 4. every order is written to ``ledger.hedge_orders`` (and committed) *before* it is sent; an order whose
    ``client_order_id`` is already in the ledger is never sent again unless it is still ``pending`` and
    the venue, asked first, does not have it;
-5. :func:`reconcile` again, and a :class:`RebalanceReport`.
+5. :func:`reconcile` again, an equity mark (:func:`parlay.ledger.mark_equity`) at the instant the rebalance
+   describes — open bets marked to the model, hedges at the venue's mids — and a :class:`RebalanceReport`.
 
 The functions commit on the connection they are given (each order must be durable before it leaves).
 """
@@ -23,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from types import MappingProxyType
 
@@ -94,6 +95,7 @@ class RebalanceReport:
     filled_notional: Decimal = Decimal(0)  # Σ count · price of the fills of this plan's orders
     fills_booked: int = 0
     reconcile_error: str | None = None
+    mark: ledger.EquityMark | None = None  # the pool's equity after this rebalance
 
 
 def _commit(conn: psycopg.Connection) -> None:
@@ -260,6 +262,9 @@ def rebalance(
     probability: Callable[[tuple[Leg, ...]], float] | None = None,
     joint: Joint | None = None,
     cluster_of: Mapping[str, str] | None = None,
+    marked_at: datetime | None = None,
+    mids: Mapping[str, float] | None = None,
+    trading_day: date | None = None,
 ) -> RebalanceReport:
     """Move the hedge towards ``cfg.ratio`` of the book's exposure (see the module docstring).
 
@@ -267,6 +272,8 @@ def rebalance(
     rerun after a crash or a timeout cannot double an order. ``blocked_markets`` maps markets that must not
     trade to the reason. ``joint`` is the model's joint law (``{market: bool}`` → probability) the deltas
     Σ⁻¹c come from (independent markets at ``marginals`` without it), solved per cluster of ``cluster_of``.
+    The rebalance ends with an equity mark at ``marked_at`` (the replayed instant in a replay; default: now),
+    open bets marked with ``probability`` and hedges at ``mids`` (default: ``marginals``).
     Raises when the venue cannot report fills before planning.
     """
     # hedging the full payout would pay the correlation premium away
@@ -349,6 +356,19 @@ def rebalance(
         "SELECT coalesce(sum(count * price), 0) FROM ledger.fills WHERE client_order_id = ANY(%s)",
         ([o.client_order_id for o in sent],),
     ).fetchone()[0]
+    _commit(conn)
+
+    def leg_probability(legs: tuple[tuple[str, str], ...]) -> float | None:
+        if probability is None:
+            return None
+        try:
+            return probability(tuple(Leg(m, s) for m, s in legs))
+        except Exception:  # a bet the current model cannot price keeps its quote's probability
+            return None
+
+    report.mark = ledger.mark_equity(conn, marked_at or datetime.now(UTC), f"rebalance {plan_key}",
+                                     probability=leg_probability, mids=marginals if mids is None else mids,
+                                     trading_day=trading_day)
     _commit(conn)
     return report
 

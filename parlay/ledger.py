@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -150,13 +150,19 @@ def open_book(conn: psycopg.Connection) -> Book:
     return Book([BookBet(tuple(zip(m, s, strict=True)), payout, stake) for _, payout, stake, m, s in rows])
 
 
-def pool_state(conn: psycopg.Connection) -> PoolState:
-    cash = conn.execute(
+def pool_cash(conn: psycopg.Connection) -> Decimal:
+    return conn.execute(
         "SELECT coalesce(sum(balance), 0) FROM ledger.account_balances WHERE account_id = %s", (L.POOL_CASH,)
     ).fetchone()[0]
+
+
+def pool_state(conn: psycopg.Connection) -> PoolState:
+    """Pool cash now; equity from the latest equity mark (by the instant it describes, ``marked_at``) and the
+    peak over every mark. Without marks, equity = peak = cash."""
+    cash = pool_cash(conn)
     mark = conn.execute(
         "SELECT equity, (SELECT max(equity) FROM ledger.equity_marks) FROM ledger.equity_marks "
-        "ORDER BY mark_id DESC LIMIT 1"
+        "ORDER BY marked_at DESC, mark_id DESC LIMIT 1"
     ).fetchone()
     if mark is None:
         return PoolState(cash=cash, equity=cash, peak_equity=cash)
@@ -164,16 +170,96 @@ def pool_state(conn: psycopg.Connection) -> PoolState:
     return PoolState(cash=cash, equity=equity, peak_equity=max(peak, equity))
 
 
-def mark_equity(conn: psycopg.Connection, expected_payout: Decimal, hedge_value: Decimal, reason: str) -> Decimal:
-    """Record pool equity = cash + hedge value − expected payout of open bets (for the drawdown rule)."""
-    cash = pool_state(conn).cash
-    equity = cash + hedge_value - expected_payout
-    conn.execute(
-        "INSERT INTO ledger.equity_marks (cash, expected_payout, hedge_value, equity, reason) "
-        "VALUES (%s, %s, %s, %s, %s)",
-        (cash, expected_payout, hedge_value, equity, reason),
-    )
-    return equity
+@dataclass(frozen=True)
+class EquityMark:
+    marked_at: datetime
+    cash: Decimal
+    expected_payout: Decimal  # open bets' payouts weighted by the model's probability that they win
+    hedge_value: Decimal  # hedge contracts held, marked at the venue's mids
+    equity: Decimal  # cash + hedge_value − expected_payout
+    reason: str
+    trading_day: date | None = None
+
+
+MARK_CENTS = Decimal("0.0001")
+
+# P(every leg holds) under the current model; None when the model cannot price the legs (the quote's then)
+LegProbability = Callable[[tuple[tuple[str, str], ...]], float | None]
+
+
+def open_liabilities(conn: psycopg.Connection, probability: LegProbability | None = None) -> Decimal:
+    """Expected payout of the open bets: Σ payout · P(bet wins), P from ``probability`` (the current model),
+    else — or where it returns None — the probability of the quote the bet was placed on."""
+    rows = conn.execute(
+        """SELECT b.bet_id, b.payout, q.probability,
+                  array_agg(l.market_ticker ORDER BY l.leg_index), array_agg(l.side ORDER BY l.leg_index)
+           FROM ledger.bets b JOIN ledger.quotes q USING (quote_id) JOIN ledger.bet_legs l USING (bet_id)
+           WHERE b.state = 'open' GROUP BY b.bet_id, b.payout, q.probability ORDER BY b.bet_id"""
+    ).fetchall()
+    total = Decimal(0)
+    for _, payout, quoted, markets, sides in rows:
+        p = probability(tuple(zip(markets, sides, strict=True))) if probability is not None else None
+        if p is None:
+            p = float(quoted)
+        total += Decimal(payout) * Decimal(repr(min(max(float(p), 0.0), 1.0)))
+    return total.quantize(MARK_CENTS)
+
+
+def hedge_value(conn: psycopg.Connection, mids: Mapping[str, float]) -> Decimal:
+    """Hedge contracts still held (sides not settled), marked at the YES mid (a NO contract at 1 − mid); a market
+    without a mid is carried at its cost basis."""
+    rows = conn.execute(
+        """SELECT p.market_ticker, p.side, p.contracts, coalesce(a.balance, 0) FROM ledger.hedge_positions p
+           LEFT JOIN ledger.account_balances a ON a.account_id = 'hedge:' || p.market_ticker || ':' || p.side
+           WHERE p.contracts <> 0 AND NOT EXISTS (
+               SELECT 1 FROM ledger.hedge_settlements s WHERE s.market_ticker = p.market_ticker AND s.side = p.side)"""
+    ).fetchall()
+    total = Decimal(0)
+    for market, side, contracts, basis in rows:
+        mid = mids.get(market)
+        if mid is None:
+            total += Decimal(basis)
+            continue
+        yes = Decimal(repr(min(max(float(mid), 0.0), 1.0)))
+        total += Decimal(contracts) * (yes if side == "yes" else 1 - yes)
+    return total.quantize(MARK_CENTS)
+
+
+def mark_equity(
+    conn: psycopg.Connection,
+    marked_at: datetime,
+    reason: str,
+    *,
+    probability: LegProbability | None = None,
+    mids: Mapping[str, float] | None = None,
+    trading_day: date | None = None,
+) -> EquityMark:
+    """Record the pool's equity at ``marked_at`` — the instant the mark describes (replayed or simulated time in
+    a replay, the wall clock live): pool cash, open liabilities marked to the current model (``probability``),
+    hedge positions marked at the venue's ``mids``, and equity = cash + hedge value − expected payout. The
+    drawdown guardrail (:func:`pool_state`) reads the latest mark and the peak over marks."""
+    if marked_at.tzinfo is None:
+        raise ValueError("marked_at must be timezone-aware")
+    with conn.transaction():
+        cash = pool_cash(conn)
+        expected = open_liabilities(conn, probability)
+        hedges = hedge_value(conn, mids or {})
+        equity = cash + hedges - expected
+        conn.execute(
+            "INSERT INTO ledger.equity_marks (marked_at, trading_day, cash, expected_payout, hedge_value, equity, "
+            "reason) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (marked_at, trading_day, cash, expected, hedges, equity, reason),
+        )
+    return EquityMark(marked_at, cash, expected, hedges, equity, reason, trading_day)
+
+
+def equity_marks(conn: psycopg.Connection, trading_day: date | None = None) -> list[EquityMark]:
+    """The marks (of ``trading_day``, or all) in the order of the instants they describe."""
+    rows = conn.execute(
+        "SELECT marked_at, cash, expected_payout, hedge_value, equity, reason, trading_day FROM ledger.equity_marks "
+        "WHERE %s::date IS NULL OR trading_day = %s ORDER BY marked_at, mark_id", (trading_day, trading_day)
+    ).fetchall()
+    return [EquityMark(*r) for r in rows]
 
 
 # ----------------------------------------------------------------------------- quotes and bets

@@ -36,7 +36,7 @@ RISK_STATUS: dict[str, int] = {
     "stake_above_max": 422,
     "market_exposure_limit": 409,
     "lp_capacity": 409,
-    "drawdown_halt": 409,
+    "lp_drawdown": 409,
     "uncertainty_too_high": 409,
     "price_off_grid": 409,
     "probability_out_of_range": 409,

@@ -19,6 +19,8 @@
 ``PARLAY_SERVICE_LIVE``            ``true``/``false``: wall-clock staleness checks on or off (default: on
                                    when the model's trading day is today or later in New York).
 ``PARLAY_SERVICE_REDIS``           ``off`` runs without Redis even when one is configured.
+``PARLAY_RISK_MAX_DRAWDOWN``       Drawdown of LP equity from its peak beyond which quotes and bets
+                                   are refused with ``lp_drawdown`` (default 0.2).
 ``PARLAY_SERVICE_CORS_ORIGINS``    Comma-separated origins allowed to call the API from a browser (e.g.
                                    ``chrome-extension://<id>``); none by default (no CORS headers).
 =================================  ===================================================================
@@ -33,6 +35,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from models.risk import RiskConfig
+from parlay.config import risk_config
 
 CORS_ORIGIN = re.compile(r"^[a-z][a-z0-9+.-]*://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
@@ -118,6 +121,7 @@ class ServiceSettings:
         """Settings from the environment; keyword arguments win over it."""
         day = _env("PARLAY_SERVICE_DATE")
         values: dict[str, object] = {
+            "risk": risk_config(),
             "database_url": _env("PARLAY_DATABASE_URL"),
             "redis_url": _env("PARLAY_REDIS_URL"),
             "redis_prefix": _env("PARLAY_REDIS_PREFIX") or "parlay:",

@@ -1,13 +1,17 @@
 """The book: risk (group ``risk``), hedging (group ``hedging``), settlement and P&L (group ``ledger``).
 
-* ``risk/limits`` — LP capital (seeded once), pool state, drawdown, the book's exact worst case vs capacity;
+* ``risk/limits`` — LP capital (seeded once), hourly equity marks of the replayed day up to the bettors' time,
+  pool state, drawdown (quoting halts with ``lp_drawdown`` past the limit), the book's exact worst case vs
+  capacity;
 * ``risk/listed_quotes`` — the live quote table: every listed combo priced and gated by the risk engine;
 * ``risk/simulated_bets`` — simulated bettors quoting and betting through the quote service's engine
   (same validation, pricing, risk gate and ledger writes as ``POST /quotes`` and ``POST /bets``);
 * ``hedging/deltas`` — the open book's delta per market (∂P/∂p_leg · payout, aggregated) and the target;
 * ``hedging/orders`` — 35 % of each delta targeted, orders sent to the execution venue (paper by default),
-  never on a stale or unreliable book; ``hedging/fills`` — fills reconciled into the ledger;
-* ``ledger/settlements`` — open bets and hedge positions settled from market results;
+  never on a stale or unreliable book, and an equity mark at the rebalance; ``hedging/fills`` — fills
+  reconciled into the ledger;
+* ``ledger/settlements`` — hourly equity marks of the open book until the day settles, open bets and hedge
+  positions settled from market results, and the equity mark after settlement;
 * ``ledger/pnl`` — balances, trial balance (must be 0) and a P&L plot.
 
 Blocking checks upstream (fit convergence, quote coherence, book quality) keep these from running on a
@@ -25,8 +29,9 @@ from dagster_project.partitions import DAILY, run_day
 from dagster_project.plots import figure_png, frame_table, png_markdown, row_count
 from dagster_project.resources import ExecutionResource, LakeResource, WarehouseResource
 from models.hedging import HedgeConfig, book_exposure
-from models.risk import RiskConfig, worst_case_payout
+from models.risk import PoolState, RiskConfig, worst_case_payout
 from parlay import book_runtime, ledger, pricing_store
+from parlay.config import risk_config
 from parlay.hedging_runtime import open_bets, rebalance
 
 LP_CAPITAL = Decimal("100000")
@@ -40,27 +45,44 @@ def _day(context: dg.AssetExecutionContext) -> date:
     return date.fromisoformat(context.partition_key)
 
 
+HOURLY = "hourly"  # reason of the hourly equity marks over the replayed day
+SETTLEMENT = "settlement"
+
+
+def _halt(pool: PoolState, cfg: RiskConfig) -> dict[str, object]:
+    """The drawdown guardrail's state for an asset's metadata."""
+    halted = pool.drawdown > cfg.max_drawdown
+    return {"drawdown": pool.drawdown, "max_drawdown": cfg.max_drawdown, "halted": halted,
+            "halt_reason": "lp_drawdown" if halted else None}
+
+
 def _model_probability(pricer):  # type: ignore[no-untyped-def]
     """P(every leg holds) under the ensemble, for :func:`parlay.hedging_runtime.open_bets`."""
     return lambda legs: pricer.quote([(leg.market_ticker, leg.side) for leg in legs]).probability
 
 
 @dg.asset(key=key("risk", "limits"), deps=[key("pricing", "ensemble")], group_name="risk", partitions_def=DAILY,
-          description="Risk limits in force: LP pool cash/equity/drawdown (halts quotes past the limit), the book's "
-          "exact worst-case payout against LP capacity; seeds the LP pool once (idempotent).")
+          description="Risk limits in force: LP pool cash/equity/drawdown (quoting halts with lp_drawdown past the "
+          "limit), the book's exact worst-case payout against LP capacity; seeds the LP pool once (idempotent) and "
+          "marks the pool's equity hourly over the replayed day up to the bettors' time (ledger.equity_marks).")
 def limits(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    cfg = RiskConfig()
+    cfg = risk_config()
     day = _day(context)
     with warehouse.connection() as conn:
         seeded = book_runtime.ensure_lp_capital(conn, LP_CAPITAL)
         pricer = pricing_store.load_pricer(conn, day=day)
+        span = book_runtime.trading_day_span(conn, day)
+        bettors_at = book_runtime.hedge_time(conn, day)
+        marks = (book_runtime.mark_hours(conn, day, book_runtime.hourly_instants(span[0], bettors_at or span[1]),
+                                         pricer, HOURLY) if span else [])
         book, pool = ledger.open_book(conn), ledger.pool_state(conn)
         defs = pricer.market_defs()
         known = {m for b in book.bets for m, _ in b.legs}
         # bets on markets today's model no longer maps cannot be enumerated: no worst case then
         worst = worst_case_payout(book.bets, defs, cfg.max_enumeration_vars) if known <= set(defs) else None
         capacity = Decimal(repr(cfg.lp_utilization)) * pool.cash
-        halted = pool.drawdown > cfg.max_drawdown
+        halt = _halt(pool, cfg)
+        halted = bool(halt["halted"])
         conn.execute(
             """INSERT INTO risk.limit_snapshots (trading_day, config, pool_cash, pool_equity, peak_equity, drawdown,
                    halted, open_bets, worst_case_payout, worst_case_exact, capacity)
@@ -70,7 +92,8 @@ def limits(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> d
              worst.exact if worst else False, capacity))
     return dg.MaterializeResult(metadata={
         "lp_seeded_now": seeded, "pool_cash": float(pool.cash), "pool_equity": float(pool.equity),
-        "drawdown": pool.drawdown, "quotes_halted": halted, "open_bets": len(book.bets),
+        "peak_equity": float(pool.peak_equity), **halt, "quotes_halted": halted, "equity_marks_written": len(marks),
+        "open_bets": len(book.bets),
         "worst_case_payout": float(worst.payout) if worst else None, "capacity": float(capacity),
         "max_stake": float(cfg.max_stake), "max_market_exposure": float(cfg.max_market_exposure)})
 
@@ -83,11 +106,13 @@ def listed_quotes(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     day = _day(context)
     with warehouse.connection() as conn:
         pricer = pricing_store.load_pricer(conn, day=day)
-        table = book_runtime.listed_quotes(conn, pricer, day, RiskConfig())
+        cfg = risk_config()
+        table = book_runtime.listed_quotes(conn, pricer, day, cfg)
         book_runtime.store_listed_quotes(conn, day, pricer.version, table)
+        halt = _halt(ledger.pool_state(conn), cfg)
     rules = table["rule"].fillna("quotable").value_counts().to_dict() if not table.empty else {}
     return dg.MaterializeResult(metadata={
-        "combos": len(table), **row_count(len(table)),
+        "combos": len(table), **row_count(len(table)), **halt,
         "quotable": int(table["quotable"].sum()) if not table.empty else 0,
         "by_rule": dg.MetadataValue.json({str(k): int(v) for k, v in rules.items()}),
         "sample": frame_table(table, 10) if not table.empty else dg.MetadataValue.text("no listed combos")})
@@ -134,7 +159,8 @@ def deltas(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
           group_name="hedging", partitions_def=DAILY,
           description="Delta hedge: the minimum-variance hedge Σ⁻¹c of the open book per cluster, 35 % of it targeted, "
           "orders (deterministic client_order_id) sent to the execution venue and fills reconciled into the ledger. "
-          "Markets with stale or unreliable books are not traded.")
+          "Markets with stale or unreliable books are not traded. Ends with an equity mark of the pool at the "
+          "rebalance instant (the replayed hedge time in a replay).")
 def hedge_orders(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                  execution: ExecutionResource) -> dg.MaterializeResult:
     day = _day(context)
@@ -148,7 +174,8 @@ def hedge_orders(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         cfg = HedgeConfig(ratio=execution.hedge_ratio)
         report = rebalance(conn, venue, marginals, books.asks, cfg, f"{day.isoformat()}:{venue.name}",
                            blocked_markets=books.stale, probability=_model_probability(pricer),
-                           joint=pricer.joint, cluster_of={t: m.cluster_id for t, m in pricer.markets().items()})
+                           joint=pricer.joint, cluster_of={t: m.cluster_id for t, m in pricer.markets().items()},
+                           marked_at=cutoff, mids=books.mids, trading_day=day)
         exposure = {m: v for m, v in report.exposure.items() if v}
         n_bets = len(open_bets(conn))
     states: dict[str, int] = {}
@@ -163,7 +190,9 @@ def hedge_orders(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         "fills_booked": report.fills_booked, "notional": float(report.notional),
         "order_states": dg.MetadataValue.json(states),
         "skipped": dg.MetadataValue.json(dict(list(report.skipped.items())[:30])),
-        "blocked_stale_books": len(books.stale)})
+        "blocked_stale_books": len(books.stale),
+        "equity_marked_at": report.mark.marked_at.isoformat() if report.mark else None,
+        "pool_equity": float(report.mark.equity) if report.mark else None})
 
 
 @dg.asset(key=key("hedging", "fills"), deps=[key("hedging", "orders")], group_name="hedging", partitions_def=DAILY,
@@ -195,17 +224,39 @@ def fills(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
 @dg.asset(key=key("ledger", "settlements"), deps=[key("hedging", "fills"), key("raw", "settlements"),
                                                     key("marts", "markets")],
           group_name="ledger", partitions_def=DAILY,
-          description="Settlement from market results: each open bet won, lost or void (paid or released) and hedge "
-          "positions closed; idempotent (a rerun settles nothing twice).")
+          description="Settlement from market results: hourly equity marks of the open book (model) and hedges "
+          "(mids) from the hedge until the day settles, each open bet won, lost or void (paid or released), hedge "
+          "positions closed, and the equity mark after settlement, which the drawdown guardrail reads; idempotent "
+          "(a rerun settles and marks nothing twice).")
 def settlements(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    day = _day(context)
     with warehouse.connection() as conn:
+        try:
+            pricer = pricing_store.load_pricer(conn, day=day)
+        except Exception as exc:  # settle anyway; open bets are then marked at their quotes' probabilities
+            context.log.warning(f"no pricer for {day}: {type(exc).__name__}: {exc}")
+            conn.rollback()
+            pricer = None
+        hedged_at = book_runtime.hedge_time(conn, day)
+        settled_at = book_runtime.settlement_time(conn, day)
+        marks = []
+        if hedged_at is not None and settled_at is not None:
+            hours = book_runtime.hourly_instants(hedged_at, settled_at, include_start=False)
+            marks += book_runtime.mark_hours(conn, day, [t for t in hours if t < settled_at], pricer, HOURLY)
         report = book_runtime.settle_from_results(conn)
+        if settled_at is not None:
+            marks += book_runtime.mark_hours(conn, day, [settled_at], pricer, SETTLEMENT)
         trial = ledger.trial_balance(conn)
+        pool = ledger.pool_state(conn)
+        n_marks = conn.execute("SELECT count(*) FROM ledger.equity_marks WHERE trading_day = %s", (day,)).fetchone()[0]
     if trial != 0:
         raise dg.Failure(f"ledger out of balance by {trial} after settlement")
     return dg.MaterializeResult(metadata={
         "markets_with_results": report.markets, "bets_won": report.bets_won, "bets_lost": report.bets_lost,
-        "bets_void": report.bets_void, "hedges_closed": report.hedges_closed, "trial_balance": float(trial)})
+        "bets_void": report.bets_void, "hedges_closed": report.hedges_closed, "trial_balance": float(trial),
+        "settled_at": settled_at.isoformat() if settled_at else None, "pool_cash": float(pool.cash),
+        "pool_equity": float(pool.equity), "peak_equity": float(pool.peak_equity),
+        **_halt(pool, risk_config()), "equity_marks_written": len(marks), "equity_marks_of_day": int(n_marks)})
 
 
 def _pnl_plot(rows: list[tuple]) -> bytes:

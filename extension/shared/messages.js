@@ -31,7 +31,6 @@ const SENTENCES = {
     (e.details?.max_stake && Number(e.details.max_stake) > 0
       ? `; the most it takes now is ${money(e.details.max_stake)}.` : ". Try a smaller stake later."),
   lp_drawdown: "The liquidity pool has lost more than its drawdown limit, so the book is not taking new bets.",
-  drawdown_halt: "The book is halted after a drawdown and is not taking new bets.",
   uncertainty_too_high: "The model is too unsure about this combination to quote it. Try fewer or other legs.",
   model_not_converged: "The model for one of these games did not converge, so it is not quoted. Try another game.",
   price_off_grid: "The price fell outside the quotable range. Try other legs.",

@@ -218,3 +218,24 @@ def test_pending_order_is_not_resent_when_the_venue_cannot_be_asked(booked) -> N
     assert all(o.state == "pending" and "not resent" in (o.reason or "") for o in again.orders)
     assert [e for e in venue.events if e[0] == "submit"] == [("submit", o.client_order_id) for o in again.orders]
     assert fill_count(conn) == 0 and venue.fills() == []
+
+
+def test_rebalance_writes_an_equity_mark_at_the_instant_it_describes(booked) -> None:
+    conn, bets = booked
+    at = datetime(2025, 12, 15, 23, 59, tzinfo=UTC)  # the replayed hedge time, not the wall clock
+    mids = {"M-A": 0.56, "M-B": 0.49, "M-C": 0.41}
+    report = rebalance(conn, PaperVenue(ASKS), MARGINALS, ASKS, HedgeConfig(), "plan-m", marked_at=at, mids=mids,
+                       probability=lambda legs: 0.3)
+    rows = conn.execute("SELECT marked_at, cash, expected_payout, hedge_value, equity, reason "
+                        "FROM ledger.equity_marks").fetchall()
+    assert len(rows) == 1
+    marked_at, cash, expected, hedges, equity, reason = rows[0]
+    assert marked_at == at and reason == "rebalance plan-m"
+    positions = current_positions(conn)
+    assert positions and report.fills_booked > 0
+    value = sum((p.yes * D(repr(mids[m])) + p.no * (1 - D(repr(mids[m]))) for m, p in positions.items()), D(0))
+    assert hedges == value.quantize(D("0.0001"))
+    assert expected == sum((b.payout * D("0.3") for b in bets), D(0)).quantize(D("0.0001"))
+    assert cash == ledger.pool_cash(conn) and equity == cash + hedges - expected
+    assert report.mark is not None and report.mark.equity == equity
+    assert ledger.pool_state(conn).equity == equity

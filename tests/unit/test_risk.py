@@ -115,7 +115,7 @@ def test_named_rejections() -> None:
     d = evaluate(legs, Decimal(100), 0.5, 0.0, full, POOL, MARKETS, cfg)
     assert d.rule == "market_exposure_limit" and d.max_stake == Decimal("10.40")  # room 20 × price 0.52
     down = PoolState(Decimal(10_000), Decimal(7_000), Decimal(10_000))
-    assert evaluate(legs, Decimal(10), 0.5, 0.0, Book(), down, MARKETS, cfg).rule == "drawdown_halt"
+    assert evaluate(legs, Decimal(10), 0.5, 0.0, Book(), down, MARKETS, cfg).rule == "lp_drawdown"
 
 
 def test_lp_capacity_uses_the_joint_worst_case_not_the_sum_of_legs() -> None:
