@@ -1,0 +1,124 @@
+"""The quote engine's risk rules on real Postgres: exposure per outcome, closed markets at placement, the
+last look, and open quotes reserving capacity."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+
+from models.pricing.ensemble import ClusterModel, EnsemblePricer
+from models.pricing.ising import InferenceConfig, IsingModel
+from models.pricing.quotes import MarketInfo
+from models.pricing.replay import LiteralMap, MarketLiterals
+from models.risk import RiskConfig
+from service.app import ServiceRuntime
+from service.bench import seed_database
+from service.errors import ApiError
+from service.quoting import BetOut, BetRequest, LegIn, QuoteOut, QuoteRequest
+from service.settings import ServiceSettings
+from tests.integration.test_service_api import FAST_SCRYPT
+
+pytestmark = pytest.mark.integration
+
+
+def game_pricer(version: str = "g1", fields: tuple[float, float, float] = (0.1, -0.2, 0.3)) -> EnsemblePricer:
+    """One game: DET wins (v0) and MIL wins (its complement, not v0), an over (v1) and a player prop (v2)."""
+    model = IsingModel(np.array(fields), np.zeros((3, 3)), InferenceConfig())
+    cm = ClusterModel("G1", ("v0", "v1", "v2"), model, None)
+    rows = [
+        MarketLiterals("G1-DET", "G1", ((0, True),), ("v0",), "G1-MIL"),
+        MarketLiterals("G1-MIL", "G1", ((0, False),), ("v0",), "G1-DET"),
+        MarketLiterals("G1-OVER", "G1", ((1, True),), ("v1",)),
+        MarketLiterals("G1-PROP", "G1", ((2, True),), ("v2",)),
+    ]
+    info = {
+        r.market_ticker: MarketInfo(r.market_ticker, "G1", "G1", r.market_ticker, "Yes", "No", 0.5, 0.5, "active")
+        for r in rows
+    }
+    return EnsemblePricer(
+        {"G1": cm}, LiteralMap({r.market_ticker: r for r in rows}, {"G1": cm.variables}), info, version=version
+    )
+
+
+@dataclass
+class Engine:
+    runtime: ServiceRuntime
+    key_id: str
+    url: str
+
+    def quote(self, legs: list[tuple[str, str]], stake: Decimal | int) -> QuoteOut:
+        self.runtime.risk_state.refresh_now()
+        return self.runtime.engine.quote(
+            QuoteRequest(legs=[LegIn(ticker=t, side=s) for t, s in legs], stake=Decimal(stake)), self.key_id
+        )
+
+    def bet(self, quote: QuoteOut, key: str, stake: Decimal | None = None) -> BetOut:
+        return self.runtime.engine.place(
+            BetRequest(quote_id=quote.quote_id, stake=stake if stake is not None else quote.stake, idempotency_key=key),
+            self.key_id,
+        )
+
+    def count(self, sql: str) -> int:
+        with psycopg.connect(self.url) as conn:
+            return int(conn.execute(sql).fetchone()[0])
+
+
+def make_engine(url: str, storage: Path, pricer: EnsemblePricer | None = None, **settings: object) -> Engine:
+    key = seed_database(url, str(storage), pricer or game_pricer(), scrypt=FAST_SCRYPT)
+    values: dict[str, object] = {
+        "database_url": url,
+        "storage_url": str(storage),
+        "live": False,
+        "redis_enabled": False,
+    }
+    values.update(settings)
+    return Engine(ServiceRuntime(ServiceSettings(**values)), key.key_id, url)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def engine_factory(fresh_database_url: str, tmp_path: Path) -> Iterator:
+    made: list[Engine] = []
+
+    def make(pricer: EnsemblePricer | None = None, **settings: object) -> Engine:
+        e = make_engine(fresh_database_url, tmp_path, pricer, **settings)
+        made.append(e)
+        return e
+
+    yield make
+    for e in made:
+        e.runtime.close()
+
+
+# ----------------------------------------------------------------------------- exposure per outcome
+
+
+def test_mil_no_counts_as_det_yes(engine_factory) -> None:
+    """With DET YES at its limit, bets on MIL NO (the same event) are refused by quote and by bet."""
+    e = engine_factory(risk=RiskConfig(max_market_exposure=Decimal(250), max_stake=Decimal(1000)))
+    q = e.quote([("G1-DET", "yes"), ("G1-OVER", "yes")], 65)
+    e.bet(q, "det-1")
+    room = Decimal(250) - q.payout
+    assert 0 < room < 30, (q.price, q.payout, q.max_stake)
+    # G1-MIL NO has no bet on its ticker, but it is the outcome DET YES, which has ``room`` left
+    with pytest.raises(ApiError) as refused:
+        e.quote([("G1-MIL", "no"), ("G1-PROP", "yes")], 20)
+    assert refused.value.code == "market_exposure_limit", refused.value
+    assert "G1/v0 = yes" in refused.value.message
+    assert Decimal(refused.value.details["max_stake"]) <= room
+    assert e.count("SELECT count(*) FROM ledger.bets") == 1
+    # MIL YES is the other outcome: all its room is left
+    e.bet(e.quote([("G1-MIL", "yes"), ("G1-PROP", "yes")], 50), "mil-yes")
+    with psycopg.connect(e.url) as conn:
+        owed_if_det = conn.execute(
+            """SELECT coalesce(sum(b.payout), 0) FROM ledger.bets b WHERE EXISTS (
+                 SELECT 1 FROM ledger.bet_legs l WHERE l.bet_id = b.bet_id
+                 AND ((l.market_ticker = 'G1-DET' AND l.side = 'yes')
+                      OR (l.market_ticker = 'G1-MIL' AND l.side = 'no')))"""
+        ).fetchone()[0]
+    assert owed_if_det <= Decimal(250)
