@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -18,14 +18,23 @@ from typing import Any, Literal
 import psycopg
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.pricing.quotes import EnsembleQuote, ModelNotConverged, UnknownMarket
+from models.pricing.quotes import EnsembleQuote, MarketInfo, ModelNotConverged, UnknownMarket
 from models.risk import Book, BookBet, PoolState, RiskDecision, evaluate
 from parlay import ledger
 from parlay.ledger import BetRejected, PlacedBet, StoredQuote
 from service.db import ConnectionPool
 from service.errors import ApiError, risk_error
 from service.settings import ServiceSettings
-from service.state import LoadedPricer, MarketSnapshot, Refreshing, RiskState, is_live, with_book_markets
+from service.state import (
+    LoadedPricer,
+    MarketSnapshot,
+    MarketState,
+    Refreshing,
+    RiskState,
+    is_live,
+    placement_states,
+    with_book_markets,
+)
 
 log = logging.getLogger("parlay.service")
 
@@ -130,6 +139,36 @@ def check_legs(legs: list[LegIn], settings: ServiceSettings) -> tuple[tuple[str,
     return tuple(out)
 
 
+def check_market_states(legs: tuple[tuple[str, str], ...], states: Mapping[str, MarketState],
+                        markets: Mapping[str, MarketInfo], live: bool, now: datetime, s: ServiceSettings,
+                        action: str, check_books: bool = True) -> None:
+    """Every leg's market must be open (status, and on live days its close time) and unsettled; on live
+    days (with ``check_books``) its book must be fresh. Raises ``market_closed`` (409) or
+    ``stale_market_data`` (503)."""
+    for t, _ in legs:
+        state = states.get(t)
+        info = markets.get(t)
+        status = state.status if state is not None and state.status is not None else (info.status if info else None)
+        if state is not None and state.result is not None:
+            raise ApiError(409, "market_closed", f"{t} is settled ({state.result}): it cannot be {action}",
+                           {"ticker": t})
+        if status not in OPEN_STATUSES:
+            raise ApiError(409, "market_closed", f"{t} is {status}: it cannot be {action}", {"ticker": t})
+        if live:
+            close = state.close_time if state is not None else None
+            if close is not None and close <= now:
+                raise ApiError(409, "market_closed", f"{t} closed at {close.isoformat()}", {"ticker": t})
+    if live and check_books:
+        for t, _ in legs:
+            state = states.get(t)
+            ts = state.book_ts if state is not None else None
+            if ts is None or (now - ts).total_seconds() > s.max_market_data_age_s:
+                seen = f"last book at {ts.isoformat()}" if ts else "no book today"
+                raise ApiError(503, "stale_market_data",
+                               f"{t}: {seen}, older than {s.max_market_data_age_s:g} s; check the market-data "
+                               "ingest and retry", {"ticker": t}, headers={"Retry-After": "30"})
+
+
 # ----------------------------------------------------------------------------- the engine
 
 
@@ -172,22 +211,7 @@ class QuoteEngine:
                                                    f"{s.max_model_age_s:g} s): refit it (`parlay run --source live`) "
                                                    "or raise PARLAY_SERVICE_MAX_MODEL_AGE_S",
                                headers={"Retry-After": "60"})
-        snap = self.snapshot.get()
-        for t, _ in legs:
-            state = snap.markets.get(t)
-            status = state.status if state is not None and state.status is not None else markets[t].status
-            if status not in OPEN_STATUSES:
-                raise ApiError(409, "market_closed", f"{t} is {status}: it cannot be quoted", {"ticker": t})
-            if live:
-                close = state.close_time if state is not None else None
-                if close is not None and close <= now:
-                    raise ApiError(409, "market_closed", f"{t} closed at {close.isoformat()}", {"ticker": t})
-                ts = state.book_ts if state is not None else None
-                if ts is None or (now - ts).total_seconds() > s.max_market_data_age_s:
-                    seen = f"last book at {ts.isoformat()}" if ts else "no book today"
-                    raise ApiError(503, "stale_market_data",
-                                   f"{t}: {seen}, older than {s.max_market_data_age_s:g} s; check the market-data "
-                                   "ingest and retry", {"ticker": t}, headers={"Retry-After": "30"})
+        check_market_states(legs, self.snapshot.get().markets, markets, live, now, s, "quoted")
         try:
             priced = loaded.pricer.quote(legs)
         except UnknownMarket as exc:
@@ -249,6 +273,11 @@ class QuoteEngine:
                 raise ApiError(422, "stake_exceeds_quote", f"stake {stake} is above the quoted stake {quote.stake}",
                                {"quoted_stake": str(quote.stake)})
             loaded = self.pricers.get()
+            # every leg's market is re-read now: a market closed or settled since the quote takes no bet
+            states = placement_states(conn, loaded.pricer, [t for t, _ in quote.legs], loaded.trading_day, s.as_of)
+            live = is_live(s.live, loaded.trading_day)
+            check_market_states(quote.legs, states, loaded.pricer.markets(), live, datetime.now(UTC), s, "bet on",
+                                check_books=False)
             check = self._checker(conn, quote, stake, loaded)
             try:
                 bet = ledger.place_bet(conn, quote, stake, key, api_key_id, check, loaded.trading_day)

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
@@ -190,6 +190,7 @@ class MarketState:
     close_time: datetime | None = None
     book_ts: datetime | None = None
     mid: float | None = None
+    result: str | None = None  # "yes"/"no" once the market is settled (Kalshi's result, or the ledger's)
 
 
 @dataclass(frozen=True)
@@ -220,9 +221,9 @@ def query_snapshot(conn: psycopg.Connection, tickers: list[str], day: date | Non
     """Current status/close time (``raw.markets``) and the latest book (``raw.orderbook_tops``) of ``tickers``."""
     out: dict[str, dict[str, Any]] = {}
     try:
-        for t, status, close_time in conn.execute(
-                "SELECT ticker, status, close_time FROM raw.markets WHERE ticker = ANY(%s)", (tickers,)):
-            out.setdefault(t, {}).update(status=status, close_time=close_time)
+        for t, status, close_time, result in conn.execute(
+                "SELECT ticker, status, close_time, result FROM raw.markets WHERE ticker = ANY(%s)", (tickers,)):
+            out.setdefault(t, {}).update(status=status, close_time=close_time, result=result)
         if day is not None:
             rows = conn.execute(
                 """SELECT DISTINCT ON (market_ticker) market_ticker, ts, yes_bid, no_bid FROM raw.orderbook_tops
@@ -255,6 +256,23 @@ def load_snapshot(pool: ConnectionPool, pricers: Refreshing[LoadedPricer], cache
     if cache is not None:
         cache.set(name, snap.to_json())
     return snap
+
+
+def placement_states(conn: psycopg.Connection, pricer: Pricer, tickers: list[str], day: date | None,
+                     as_of: datetime | None) -> dict[str, MarketState]:
+    """The legs' market state as a bet is placed, read now on ``conn`` (never from a cache): status, close
+    time, latest book and result from ``raw.markets`` / ``raw.orderbook_tops`` (in a replay, the states as
+    of the replay instant), and a settlement the ledger already booked."""
+    if as_of is not None:
+        snap = as_of_snapshot(pricer, as_of).markets
+        states = {t: snap[t] for t in tickers if t in snap}
+    else:
+        states = query_snapshot(conn, tickers, day)
+    settled = conn.execute("SELECT market_ticker, result FROM ledger.market_settlements WHERE market_ticker = ANY(%s)",
+                           (tickers,)).fetchall()
+    for t, result in settled:
+        states[t] = replace(states.get(t, MarketState()), result=result)
+    return states
 
 
 def as_of_snapshot(pricer: Pricer, when: datetime) -> MarketSnapshot:
@@ -292,6 +310,7 @@ __all__ = [
     "load_pricer_state",
     "load_risk_state",
     "load_snapshot",
+    "placement_states",
     "pricer_market_defs",
     "query_snapshot",
     "with_book_markets",

@@ -122,3 +122,61 @@ def test_mil_no_counts_as_det_yes(engine_factory) -> None:
                       OR (l.market_ticker = 'G1-MIL' AND l.side = 'no')))"""
         ).fetchone()[0]
     assert owed_if_det <= Decimal(250)
+
+
+# ----------------------------------------------------------------------------- closed markets at placement
+
+
+def _market_row(conn: psycopg.Connection, ticker: str, status: str, result: str | None = None) -> None:
+    conn.execute(
+        """INSERT INTO raw.markets (ticker, event_ticker, status, result, source) VALUES (%s, 'G1', %s, %s, 'test')
+           ON CONFLICT (ticker) DO UPDATE SET status = excluded.status, result = excluded.result""",
+        (ticker, status, result),
+    )
+
+
+def _ledger_rows(url: str) -> tuple[int, int, int]:
+    with psycopg.connect(url) as conn:
+        return tuple(
+            int(conn.execute(f"SELECT count(*) FROM ledger.{t}").fetchone()[0])  # type: ignore[return-value]
+            for t in ("bets", "bet_legs", "entries")
+        )
+
+
+@pytest.mark.parametrize("how", ["closed", "settled_on_kalshi", "settled_in_ledger"])
+def test_no_bet_on_a_market_closed_after_the_quote(engine_factory, how: str) -> None:
+    e = engine_factory()
+    with psycopg.connect(e.url) as conn:
+        _market_row(conn, "G1-OVER", "active")
+    q = e.quote([("G1-DET", "yes"), ("G1-OVER", "yes")], 10)
+    before = _ledger_rows(e.url)
+    with psycopg.connect(e.url) as conn:
+        if how == "closed":
+            _market_row(conn, "G1-OVER", "closed")
+        elif how == "settled_on_kalshi":
+            _market_row(conn, "G1-OVER", "finalized", "yes")
+        else:
+            conn.execute("INSERT INTO ledger.market_settlements (market_ticker, result) VALUES ('G1-OVER', 'no')")
+    with pytest.raises(ApiError) as refused:
+        e.bet(q, f"closed-{how}")
+    assert refused.value.status == 409 and refused.value.code == "market_closed", refused.value
+    assert refused.value.details == {"ticker": "G1-OVER"}
+    assert _ledger_rows(e.url) == before
+
+
+def test_closed_market_refusal_over_http(fresh_database_url: str, tmp_path: Path) -> None:
+    from tests.integration.test_service_api import drop_prefix, legs, make_service
+
+    client, key, _, _, prefix = make_service(fresh_database_url, tmp_path, pricer=game_pricer())
+    h = {"X-API-Key": key.api_key}
+    with client:
+        r = client.post("/quotes", json={"legs": legs(("G1-DET", "yes"), ("G1-PROP", "no")), "stake": 10}, headers=h)
+        assert r.status_code == 201, r.text
+        with psycopg.connect(fresh_database_url) as conn:
+            _market_row(conn, "G1-PROP", "closed")
+        r = client.post(
+            "/bets", json={"quote_id": r.json()["quote_id"], "stake": 10, "idempotency_key": "late"}, headers=h
+        )
+    drop_prefix(prefix)
+    assert r.status_code == 409 and r.json()["code"] == "market_closed", r.text
+    assert _ledger_rows(fresh_database_url) == (0, 0, 2)  # only the pool's deposit
