@@ -191,8 +191,9 @@ class QuoteEngine:
         self.snapshot = snapshot
 
     # ------------------------------------------------------------------ quotes
-    def price(self, request: QuoteRequest) -> PricedQuote:
-        """Validate, price and size a parlay; raises :class:`ApiError` for every refusal."""
+    def price(self, request: QuoteRequest, states: Mapping[str, MarketState] | None = None) -> PricedQuote:
+        """Validate, price and size a parlay; raises :class:`ApiError` for every refusal. ``states``: market
+        states read just now (the last look), instead of the periodic snapshot."""
         s = self.settings
         stake = check_stake(request.stake, s)
         legs = check_legs(request.legs, s)
@@ -211,7 +212,8 @@ class QuoteEngine:
                                                    f"{s.max_model_age_s:g} s): refit it (`parlay run --source live`) "
                                                    "or raise PARLAY_SERVICE_MAX_MODEL_AGE_S",
                                headers={"Retry-After": "60"})
-        check_market_states(legs, self.snapshot.get().markets, markets, live, now, s, "quoted")
+        check_market_states(legs, self.snapshot.get().markets if states is None else states, markets, live, now, s,
+                            "quoted")
         try:
             priced = loaded.pricer.quote(legs)
         except UnknownMarket as exc:
@@ -235,9 +237,10 @@ class QuoteEngine:
             raise risk_error(decision.rule or "rejected", decision.reason, decision.max_stake)
         return PricedQuote(legs, stake, priced, decision, loaded)
 
-    def quote(self, request: QuoteRequest, api_key_id: str | None) -> QuoteOut:
+    def quote(self, request: QuoteRequest, api_key_id: str | None,
+              states: Mapping[str, MarketState] | None = None) -> QuoteOut:
         """Price, store (one insert) and describe a quote."""
-        p = self.price(request)
+        p = self.price(request, states)
         d = p.decision
         q = StoredQuote(ledger.new_id("q"), p.legs, p.stake, d.probability, d.uncertainty, d.margin, d.price,
                         d.payout, d.max_stake, p.loaded.version,
@@ -278,19 +281,63 @@ class QuoteEngine:
             live = is_live(s.live, loaded.trading_day)
             check_market_states(quote.legs, states, loaded.pricer.markets(), live, datetime.now(UTC), s, "bet on",
                                 check_books=False)
-            check = self._checker(conn, quote, stake, loaded)
-            try:
-                bet = ledger.place_bet(conn, quote, stake, key, api_key_id, check, loaded.trading_day)
-            except BetRejected as exc:
-                d = exc.decision
-                if d.rule in ("quote_exhausted", "price_changed"):
-                    raise ApiError(409, d.rule, d.reason) from None
-                raise risk_error(d.rule or "rejected", d.reason, d.max_stake) from None
+            moved = self._last_look(quote, states, loaded, live)
+            if moved is None:
+                check = self._checker(conn, quote, stake, loaded)
+                try:
+                    bet = ledger.place_bet(conn, quote, stake, key, api_key_id, check, loaded.trading_day)
+                except BetRejected as exc:
+                    d = exc.decision
+                    if d.rule in ("quote_exhausted", "price_changed"):
+                        raise ApiError(409, d.rule, d.reason) from None
+                    raise risk_error(d.rule or "rejected", d.reason, d.max_stake) from None
+        if moved is not None:  # offer a new quote (its own connection: this one is back in the pool)
+            raise self._offer_new_quote(moved, quote, states)
         if bet.created:
             self.risk_state.refresh_soon()
         else:  # a concurrent retry with the same key won the lock
             return self._replay(bet, request, stake)
         return _bet_out(bet)
+
+    def _last_look(self, quote: StoredQuote, states: Mapping[str, MarketState], loaded: LoadedPricer,
+                   live: bool) -> ApiError | None:
+        """Re-price the quote against the market data of now: the refusal (``stale_market_data`` when a leg's
+        book is too old on a live day, ``price_moved`` when the fair probability moved beyond the tolerance),
+        or None when the bet may go on to the risk check."""
+        s = self.settings
+        try:
+            check_market_states(quote.legs, states, loaded.pricer.markets(), live, datetime.now(UTC), s, "bet on")
+        except ApiError as exc:
+            if exc.code != "stale_market_data":
+                raise
+            return exc
+        try:
+            priced = loaded.pricer.quote(quote.legs)
+        except UnknownMarket as exc:
+            raise ApiError(422, "unknown_market", str(exc), {"ticker": exc.market}) from None
+        except ModelNotConverged as exc:
+            raise ApiError(503, exc.code, f"{exc}: no price without a converged model; retry after the next fit",
+                           {"cluster_id": exc.cluster_id}, headers={"Retry-After": "60"}) from None
+        moved = priced.probability - quote.probability
+        if priced.impossible or abs(moved) > s.last_look_tolerance:
+            return ApiError(409, "price_moved",
+                            f"the fair probability moved from {quote.probability:.4f} to {priced.probability:.4f} "
+                            f"since quote {quote.quote_id} (tolerance {s.last_look_tolerance:g}): see the new quote",
+                            {"quoted_probability": quote.probability, "probability": priced.probability,
+                             "tolerance": s.last_look_tolerance, "model_version": loaded.version})
+        return None
+
+    def _offer_new_quote(self, refusal: ApiError, quote: StoredQuote, states: Mapping[str, MarketState]) -> ApiError:
+        """``refusal`` with ``details.new_quote``: a fresh quote for the same legs and stake priced on the
+        market states just read, or null with ``details.new_quote_refused`` when no quote can be made now."""
+        details = dict(refusal.details or {})
+        try:
+            new = self.quote(QuoteRequest(legs=_legs_out(quote.legs), stake=quote.stake), quote.api_key_id, states)
+            details["new_quote"] = new.model_dump(mode="json")
+        except ApiError as exc:
+            details["new_quote"] = None
+            details["new_quote_refused"] = {"code": exc.code, "reason": exc.message}
+        return ApiError(refusal.status, refusal.code, refusal.message, details, refusal.headers)
 
     def _replay(self, earlier: PlacedBet, request: BetRequest, stake: Decimal) -> BetOut:
         if earlier.quote_id != request.quote_id or earlier.stake != stake:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -180,3 +181,79 @@ def test_closed_market_refusal_over_http(fresh_database_url: str, tmp_path: Path
     drop_prefix(prefix)
     assert r.status_code == 409 and r.json()["code"] == "market_closed", r.text
     assert _ledger_rows(fresh_database_url) == (0, 0, 2)  # only the pool's deposit
+
+
+# ----------------------------------------------------------------------------- last look
+
+
+def _new_model(e: Engine, storage: Path, fields: tuple[float, float, float]) -> None:
+    from datetime import date
+
+    from parlay.pricing_store import save_pricer
+
+    with psycopg.connect(e.url) as conn:
+        save_pricer(conn, str(storage), date.today(), game_pricer(f"g{fields}", fields))
+    e.runtime.pricers.refresh_now()
+
+
+def test_last_look_refuses_a_moved_price_and_offers_the_new_quote(engine_factory, tmp_path: Path) -> None:
+    e = engine_factory()
+    legs = [("G1-DET", "yes"), ("G1-OVER", "yes")]
+    q = e.quote(legs, 10)
+    _new_model(e, tmp_path, (0.9, -0.2, 0.3))  # DET's field moves: the parlay's fair probability jumps
+    before = _ledger_rows(e.url)
+    with pytest.raises(ApiError) as refused:
+        e.bet(q, "moved")
+    err = refused.value
+    assert err.status == 409 and err.code == "price_moved", err
+    assert err.details["quoted_probability"] == pytest.approx(q.probability)
+    new = err.details["new_quote"]
+    assert new is not None and new["quote_id"] != q.quote_id, err.details
+    assert new["probability"] == pytest.approx(err.details["probability"])
+    assert new["probability"] - q.probability > 0.02 and Decimal(new["price"]) > q.price
+    assert _ledger_rows(e.url) == before
+    # the offered quote is a real one: the bet goes through on it
+    bet = e.runtime.engine.place(
+        BetRequest(quote_id=new["quote_id"], stake=Decimal(10), idempotency_key="retry"), e.key_id
+    )
+    assert bet.created and bet.price == Decimal(new["price"])
+    # a move within the tolerance (default 0.02) still takes the bet
+    q2 = e.quote(legs, 10)
+    _new_model(e, tmp_path, (0.92, -0.2, 0.3))
+    moved = abs(e.runtime.pricers.get().pricer.quote(tuple(legs)).probability - q2.probability)
+    assert 0 < moved < 0.02
+    assert e.bet(q2, "small-move").created
+
+
+def _book(conn: psycopg.Connection, ticker: str, ts: datetime) -> None:
+    conn.execute(
+        """INSERT INTO raw.orderbook_tops (market_ticker, ts, sid, seq, trading_day, event_kind, yes_bid, no_bid,
+                  yes_depth_5c, no_depth_5c, yes_depth, no_depth, yes_levels, no_levels, reliable, crossed, source)
+           VALUES (%s, %s, 1, 1, current_date, 'snapshot', 0.48, 0.50, 10, 10, 10, 10, 1, 1, true, false, 'test')""",
+        (ticker, ts),
+    )
+
+
+def test_last_look_refuses_a_stale_book(engine_factory) -> None:
+    e = engine_factory(live=True, max_market_data_age_s=60.0)
+    now = datetime.now(UTC)
+    with psycopg.connect(e.url) as conn:
+        for t in ("G1-DET", "G1-PROP"):
+            _book(conn, t, now)
+    q = e.quote([("G1-DET", "yes"), ("G1-PROP", "yes")], 10)
+    with psycopg.connect(e.url) as conn:  # the PROP book stops updating: its last update is now 10 minutes old
+        conn.execute("UPDATE raw.orderbook_tops SET ts = ts - interval '10 minutes' WHERE market_ticker = 'G1-PROP'")
+    before = _ledger_rows(e.url)
+    with pytest.raises(ApiError) as refused:
+        e.bet(q, "stale")
+    err = refused.value
+    assert err.status == 503 and err.code == "stale_market_data", err
+    assert err.details["ticker"] == "G1-PROP"
+    # no quote can be made on a stale book either: the offer says so
+    assert err.details["new_quote"] is None
+    assert err.details["new_quote_refused"]["code"] == "stale_market_data"
+    assert _ledger_rows(e.url) == before
+    # the book updates again: the same quote is taken
+    with psycopg.connect(e.url) as conn:
+        _book(conn, "G1-PROP", datetime.now(UTC))
+    assert e.bet(q, "fresh-again").created
