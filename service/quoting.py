@@ -1,8 +1,12 @@
 """The quote and bet logic of the service, independent of HTTP (the routes and ``parlay quote`` call it).
 
-Quoting reads only memory (pricer, risk state, market snapshot — see :mod:`service.state`) and writes
-one row (``ledger.quotes``): one Postgres round trip. Placing a bet re-runs the risk rules inside the
-ledger's placement lock against the book as it is then (:func:`parlay.ledger.place_bet`).
+Quoting prices from memory (pricer, risk state, market snapshot — see :mod:`service.state`), which also
+refuses early; a quote a key can take is then sized under the ledger's placement lock against the open
+bets and every open quote's reservation, and stored with its own reservation in one transaction, so
+quotes that are all taken cannot together breach a limit. Placing a bet re-reads the legs' market state,
+takes a last look at the price (``price_moved``, ``stale_market_data``, with a new quote offered) and
+re-runs the risk rules inside the placement lock against the book as it is then
+(:func:`parlay.ledger.place_bet`).
 """
 
 from __future__ import annotations
@@ -32,7 +36,10 @@ from service.state import (
     Refreshing,
     RiskState,
     is_live,
+    open_reservations,
     placement_states,
+    reserve_quote,
+    risk_book,
     with_book_markets,
 )
 
@@ -239,14 +246,30 @@ class QuoteEngine:
 
     def quote(self, request: QuoteRequest, api_key_id: str | None,
               states: Mapping[str, MarketState] | None = None) -> QuoteOut:
-        """Price, store (one insert) and describe a quote."""
+        """Price, store and describe a quote. A quote a key can take reserves its payout until it expires or
+        is taken: it is sized, under the placement lock, against the open bets and every other open quote,
+        and stored with its reservation in the same transaction (``risk.quote_reservations``). A quote
+        without a key (``parlay quote``) cannot be taken and reserves nothing."""
         p = self.price(request, states)
         d = p.decision
-        q = StoredQuote(ledger.new_id("q"), p.legs, p.stake, d.probability, d.uncertainty, d.margin, d.price,
-                        d.payout, d.max_stake, p.loaded.version,
-                        datetime.now(UTC) + timedelta(seconds=self.settings.quote_ttl_s), api_key_id)
+        expires_at = datetime.now(UTC) + timedelta(seconds=self.settings.quote_ttl_s)
+        quote_id = ledger.new_id("q")
         with self.pool.connection() as conn:
-            ledger.store_quote(conn, q)
+            if api_key_id is None:
+                q = self._stored(quote_id, p, d, expires_at, api_key_id)
+                ledger.store_quote(conn, q)
+            else:
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (ledger.PLACEMENT_LOCK,))
+                    book = risk_book(conn)
+                    defs = with_book_markets(p.loaded.market_defs, Book([*book.bets, BookBet(p.legs, Decimal(0))]))
+                    d = evaluate(p.legs, p.stake, d.probability, d.uncertainty, book, ledger.pool_state(conn), defs,
+                                 self.settings.risk)
+                    if not d.accepted:
+                        raise risk_error(d.rule or "rejected", d.reason, d.max_stake)
+                    q = self._stored(quote_id, p, d, expires_at, api_key_id)
+                    ledger.store_quote(conn, q)
+                    reserve_quote(conn, q.quote_id, q.legs, q.payout, q.expires_at)
         return QuoteOut(
             quote_id=q.quote_id, legs=_legs_out(q.legs), stake=q.stake,
             probability=q.probability, uncertainty=q.uncertainty, margin=q.margin, price=q.price, payout=q.payout,
@@ -254,6 +277,12 @@ class QuoteEngine:
             raw_probability=p.priced.raw_probability, leg_probabilities=list(p.priced.leg_probabilities),
             members=[MemberOut(name=m.name, probability=m.probability, weight=m.weight) for m in p.priced.members],
         )
+
+    @staticmethod
+    def _stored(quote_id: str, p: PricedQuote, d: RiskDecision, expires_at: datetime,
+                api_key_id: str | None) -> StoredQuote:
+        return StoredQuote(quote_id, p.legs, p.stake, d.probability, d.uncertainty, d.margin, d.price, d.payout,
+                           d.max_stake, p.loaded.version, expires_at, api_key_id)
 
     # ------------------------------------------------------------------ bets
     def place(self, request: BetRequest, api_key_id: str) -> BetOut:
@@ -354,10 +383,12 @@ class QuoteEngine:
             row = conn.execute("SELECT coalesce(sum(stake), 0) FROM ledger.bets WHERE quote_id = %s",
                                (quote.quote_id,)).fetchone()
             taken = row[0] if row else Decimal(0)
+            # what the other open quotes reserve counts; this quote's own reservation is the bet itself
+            book = Book([*book.bets, *open_reservations(conn, quote.quote_id)])
             # markets of the book or the quote that the current model no longer knows still count
             defs = with_book_markets(loaded.market_defs, Book([*book.bets, BookBet(quote.legs, Decimal(0))]))
             d = evaluate(quote.legs, stake, quote.probability, quote.uncertainty, book, pool, defs, cfg)
-            if d.accepted and taken + stake > quote.stake:
+            if taken + stake > quote.stake:  # first: a taken quote is used up, whatever the book says now
                 return _refuse(d, "quote_exhausted", f"quote {quote.quote_id} has {quote.stake - taken} of its "
                                                      f"stake {quote.stake} left")
             if d.accepted and d.price != quote.price:

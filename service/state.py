@@ -16,13 +16,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 import psycopg
 
 from models.pricing.quotes import Pricer
-from models.risk import Book, MarketDef, PoolState
+from models.risk import Book, BookBet, MarketDef, PoolState
 from parlay import ledger
 from parlay.pricing_store import NoFittedModels
 from parlay.redis_cache import JsonCache
@@ -174,11 +175,35 @@ class RiskState:
     loaded_at: float = field(default_factory=time.monotonic)
 
 
+def open_reservations(conn: psycopg.Connection, exclude_quote_id: str | None = None) -> list[BookBet]:
+    """What unexpired quotes still hold (``risk.quote_reservations``): per quote, its payout less the payouts
+    of the bets already placed on it, as book entries (stake 0). ``exclude_quote_id``: the quote being
+    taken, whose bet is checked in its place."""
+    rows = conn.execute(
+        """SELECT r.legs, r.payout - coalesce((SELECT sum(b.payout) FROM ledger.bets b
+                                               WHERE b.quote_id = r.quote_id), 0)
+           FROM risk.quote_reservations r
+           WHERE r.expires_at > now() AND r.quote_id IS DISTINCT FROM %s""", (exclude_quote_id,)).fetchall()
+    return [BookBet(tuple((leg["ticker"], leg["side"]) for leg in legs), left) for legs, left in rows if left > 0]
+
+
+def reserve_quote(conn: psycopg.Connection, quote_id: str, legs: tuple[tuple[str, str], ...], payout: Decimal,
+                  expires_at: datetime) -> None:
+    conn.execute("INSERT INTO risk.quote_reservations (quote_id, legs, payout, expires_at) VALUES (%s, %s, %s, %s)",
+                 (quote_id, json.dumps([{"ticker": t, "side": s} for t, s in legs]), payout, expires_at))
+
+
+def risk_book(conn: psycopg.Connection, exclude_quote_id: str | None = None) -> Book:
+    """The book the risk rules size against: open bets plus what open quotes reserve."""
+    book = ledger.open_book(conn)
+    return Book([*book.bets, *open_reservations(conn, exclude_quote_id)])
+
+
 def load_risk_state(pool: ConnectionPool) -> RiskState:
     with pool.connection() as conn, conn.transaction():
-        # one snapshot: the book and the pool's cash agree with each other
+        # one snapshot: the book (bets and reservations) and the pool's cash agree with each other
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        return RiskState(ledger.open_book(conn), ledger.pool_state(conn))
+        return RiskState(risk_book(conn), ledger.pool_state(conn))
 
 
 # ----------------------------------------------------------------------------- market snapshot
@@ -310,8 +335,11 @@ __all__ = [
     "load_pricer_state",
     "load_risk_state",
     "load_snapshot",
+    "open_reservations",
     "placement_states",
     "pricer_market_defs",
     "query_snapshot",
+    "reserve_quote",
+    "risk_book",
     "with_book_markets",
 ]

@@ -3,7 +3,9 @@ last look, and open quotes reserving capacity."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -17,7 +19,8 @@ from models.pricing.ensemble import ClusterModel, EnsemblePricer
 from models.pricing.ising import InferenceConfig, IsingModel
 from models.pricing.quotes import MarketInfo
 from models.pricing.replay import LiteralMap, MarketLiterals
-from models.risk import RiskConfig
+from models.risk import BookBet, RiskConfig, outcome_exposure, worst_case_payout
+from parlay import ledger
 from service.app import ServiceRuntime
 from service.bench import seed_database
 from service.errors import ApiError
@@ -70,8 +73,14 @@ class Engine:
             return int(conn.execute(sql).fetchone()[0])
 
 
-def make_engine(url: str, storage: Path, pricer: EnsemblePricer | None = None, **settings: object) -> Engine:
-    key = seed_database(url, str(storage), pricer or game_pricer(), scrypt=FAST_SCRYPT)
+def make_engine(
+    url: str,
+    storage: Path,
+    pricer: EnsemblePricer | None = None,
+    lp_capital: Decimal = Decimal(1_000_000),
+    **settings: object,
+) -> Engine:
+    key = seed_database(url, str(storage), pricer or game_pricer(), lp_capital=lp_capital, scrypt=FAST_SCRYPT)
     values: dict[str, object] = {
         "database_url": url,
         "storage_url": str(storage),
@@ -257,3 +266,76 @@ def test_last_look_refuses_a_stale_book(engine_factory) -> None:
     with psycopg.connect(e.url) as conn:
         _book(conn, "G1-PROP", datetime.now(UTC))
     assert e.bet(q, "fresh-again").created
+
+
+# ----------------------------------------------------------------------------- open quotes reserve capacity
+
+
+def _open_quotes(conn: psycopg.Connection) -> list[BookBet]:
+    """Unexpired quotes a key can take, with what is left of their payout (read from the quotes themselves)."""
+    rows = conn.execute(
+        """SELECT q.legs, q.payout - coalesce((SELECT sum(b.payout) FROM ledger.bets b
+                                               WHERE b.quote_id = q.quote_id), 0)
+           FROM ledger.quotes q WHERE q.expires_at > now() AND q.api_key_id IS NOT NULL"""
+    ).fetchall()
+    return [BookBet(tuple((leg["ticker"], leg["side"]) for leg in legs), left) for legs, left in rows if left > 0]
+
+
+def test_200_concurrent_quotes_and_bets_never_breach_a_limit(fresh_database_url: str, tmp_path: Path) -> None:
+    limit, utilization, capital = Decimal(1000), 0.5, Decimal(2400)  # LP capacity 1,200
+    risk = RiskConfig(max_market_exposure=limit, lp_utilization=utilization, max_stake=Decimal(1000))
+    e = make_engine(fresh_database_url, tmp_path, lp_capital=capital, risk=risk, db_pool_size=20, quote_ttl_s=600.0)
+    combos = [
+        [("G1-DET", "yes"), ("G1-OVER", "yes")],
+        [("G1-MIL", "no"), ("G1-PROP", "yes")],
+        [("G1-MIL", "yes"), ("G1-PROP", "no")],
+        [("G1-OVER", "yes"), ("G1-PROP", "yes")],
+        [("G1-MIL", "yes"), ("G1-OVER", "no")],
+    ]
+    engine = e.runtime.engine
+    e.runtime.risk_state.refresh_now()
+
+    def one(i: int) -> tuple[str, str]:
+        legs = combos[i % len(combos)]
+        try:
+            q = engine.quote(QuoteRequest(legs=[LegIn(ticker=t, side=s) for t, s in legs], stake=Decimal(10)), e.key_id)
+        except ApiError as exc:
+            return "quote_refused", exc.code
+        if i % 3 == 0:  # this bettor walks away: the quote stays open until it expires
+            return "held", q.quote_id
+        try:
+            engine.place(BetRequest(quote_id=q.quote_id, stake=Decimal(10), idempotency_key=f"c{i}"), e.key_id)
+        except ApiError as exc:
+            return "bet_refused", exc.code
+        return "bet", q.quote_id
+
+    try:
+        with ThreadPoolExecutor(max_workers=40) as pool:
+            results = list(pool.map(one, range(200), timeout=600))
+    finally:
+        e.runtime.close()
+    outcomes = Counter(kind for kind, _ in results)
+    refusals = Counter(f"{kind}:{code}" for kind, code in results if kind.endswith("refused"))
+    defs = game_pricer().market_defs()
+    with psycopg.connect(fresh_database_url) as conn:
+        bets = ledger.open_book(conn).bets
+        held = _open_quotes(conn)
+        cash = ledger.pool_state(conn).cash
+        balance = ledger.trial_balance(conn)
+    capacity = Decimal(repr(utilization)) * cash
+    worst_bets = worst_case_payout(bets, defs).payout
+    worst_all = worst_case_payout([*bets, *held], defs).payout
+    exposure = outcome_exposure([*bets, *held], defs)
+    figures = (
+        f"{dict(outcomes)}, refusals {dict(refusals)}; {len(bets)} bets, {len(held)} open quotes; worst case "
+        f"{worst_bets} (bets), {worst_all} (bets + open quotes) vs capacity {capacity}; largest outcome "
+        f"exposure {max(exposure.values())} vs limit {limit}; trial balance {balance}"
+    )
+    print(figures)
+    assert worst_bets <= capacity and worst_all <= capacity, figures
+    assert max(exposure.values()) <= limit, figures
+    assert outcomes["bet"] > 0 and outcomes["held"] > 0, figures
+    assert outcomes["quote_refused"] > 0, figures  # the limits were reached, at quote time
+    assert set(refusals) <= {"quote_refused:market_exposure_limit", "quote_refused:lp_capacity"}, figures
+    assert outcomes["bet_refused"] == 0, figures  # every quote given out could be taken
+    assert balance == 0, figures
