@@ -228,8 +228,8 @@ class MarketSnapshot:
         def iso(d: datetime | None) -> str | None:
             return d.isoformat() if d else None
 
-        return json.dumps({"taken_at": self.taken_at.isoformat(), "markets": {
-            t: [m.status, iso(m.close_time), iso(m.book_ts), m.mid] for t, m in self.markets.items()}}).encode()
+        markets = {t: [m.status, iso(m.close_time), iso(m.book_ts), m.mid, m.result] for t, m in self.markets.items()}
+        return json.dumps({"taken_at": self.taken_at.isoformat(), "markets": markets}).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> MarketSnapshot:
@@ -238,7 +238,8 @@ class MarketSnapshot:
         def dt(s: str | None) -> datetime | None:
             return datetime.fromisoformat(s) if s else None
 
-        return cls({t: MarketState(v[0], dt(v[1]), dt(v[2]), v[3]) for t, v in raw["markets"].items()},
+        return cls({t: MarketState(v[0], dt(v[1]), dt(v[2]), v[3], v[4] if len(v) > 4 else None)
+                    for t, v in raw["markets"].items()},
                    datetime.fromisoformat(raw["taken_at"]), "redis")
 
 
