@@ -260,15 +260,24 @@ def implied_outcomes(legs: Sequence[tuple[str, str]], markets: Mapping[str, Mark
     NO of a one-literal market). A NO leg on a multi-literal market adds its own disjunctive outcome.
     Legs that can never win together imply nothing (they never pay)."""
     out: set[Outcome] = set()
+    simple = True  # every leg one literal: the bet is a conjunction of literals, which imply only themselves
     for t, side in legs:
         lits = _leg_literal_sets((t, side), markets).literals
         if side == YES:
             out.update(lits)
+            simple = simple and len(lits) == 1
         elif len(lits) == 1:
             v, b = lits[0]
             out.add((v, not b))
         else:
             out.add(("not", tuple(sorted(lits))))
+            simple = False
+    if simple:
+        values: dict[str, bool] = {}
+        for v, b in out:  # type: ignore[misc]
+            if values.setdefault(v, b) != b:
+                return frozenset()  # contradictory: never pays
+        return frozenset(out)
     variables = sorted({v for leg in legs for v, _ in _leg_literal_sets(leg, markets).literals})
     if len(variables) <= EXACT_IMPLICATION_VARS:
         grid = _grid(len(variables))
