@@ -26,6 +26,7 @@ from service.bench import seed_database
 from service.errors import ApiError
 from service.quoting import BetOut, BetRequest, LegIn, QuoteOut, QuoteRequest
 from service.settings import ServiceSettings
+from service.state import open_reservations
 from tests.integration.test_service_api import FAST_SCRYPT
 
 pytestmark = pytest.mark.integration
@@ -339,3 +340,14 @@ def test_200_concurrent_quotes_and_bets_never_breach_a_limit(fresh_database_url:
     assert set(refusals) <= {"quote_refused:market_exposure_limit", "quote_refused:lp_capacity"}, figures
     assert outcomes["bet_refused"] == 0, figures  # every quote given out could be taken
     assert balance == 0, figures
+
+
+def test_replay_mode_quotes_and_takes_bets(engine_factory) -> None:
+    """As the simulated bettors run (as of an instant of the day, no wall-clock checks): quote, last look and
+    bet go through, and the reservation is used up by the bet."""
+    e = engine_factory(as_of=datetime.now(UTC), quote_ttl_s=300.0)
+    q = e.quote([("G1-DET", "yes"), ("G1-PROP", "no")], 10)
+    assert e.bet(q, "replay").created
+    assert e.count("SELECT count(*) FROM risk.quote_reservations") == 1
+    with psycopg.connect(e.url) as conn:
+        assert open_reservations(conn) == []
