@@ -1,6 +1,6 @@
 """The risk engine: the gate between pricing and execution.
 
-Hard rules, each named when it rejects: stake bounds, per-market exposure, LP capacity against the book's
+Hard rules, each named when it rejects: stake bounds, exposure per outcome, LP capacity against the book's
 exact worst case, the LP drawdown guardrail, and quotability (impossible combos, prices off the grid).
 
 Outcomes are expressed over *binary variables* (the structural layer's mapping, where every assignment
@@ -10,6 +10,12 @@ an outcome is the sum of payouts of the bets whose legs all hold. Its worst case
 enumerating the variables of each connected component of the book (components are independent, so
 their worst cases add up) when the component is small, and bounded (every bet in the component wins)
 otherwise.
+
+Exposure is measured per *outcome* of a variable, never per ticker: two tickers of one event ("MIL NO"
+and "DET YES" of one game) are one outcome. The exposure of the outcome ``v = b`` is the payout of every
+bet that can win only when ``v = b`` (a bracket YES counts toward both thresholds it implies); a NO leg on
+a multi-literal market (a disjunction) is its own outcome, keyed by its literals. See
+:func:`outcome_exposure`.
 """
 
 from __future__ import annotations
@@ -24,6 +30,10 @@ YES, NO = "yes", "no"
 CENT = Decimal("0.01")
 
 Literal = tuple[str, bool]  # (variable id, required value)
+# An outcome the exposure limit caps: a literal ``(variable, value)``, or ``("not", literals)`` for the NO
+# side of a multi-literal market (the event "not all of these literals")
+Outcome = tuple[str, bool] | tuple[str, tuple[Literal, ...]]
+EXACT_IMPLICATION_VARS = 12  # bets over more variables: implied outcomes read from their legs alone
 
 
 @dataclass(frozen=True)
@@ -52,7 +62,7 @@ class RiskConfig:
     max_margin: float = 0.15  # wider than this: the model is too unsure to quote
     min_stake: Decimal = Decimal("1")
     max_stake: Decimal = Decimal("1000")
-    max_market_exposure: Decimal = Decimal("25000")  # payout at risk on one market side
+    max_market_exposure: Decimal = Decimal("25000")  # payout at risk on one outcome (see outcome_exposure)
     lp_utilization: float = 0.8  # worst-case payout ≤ this share of the pool's cash
     max_drawdown: float = 0.2  # halt new quotes beyond this drop of pool equity from its peak
     tick: Decimal = Decimal("0.01")  # Kalshi's price grid
@@ -231,11 +241,75 @@ class Book:
     bets: list[BookBet] = field(default_factory=list)
 
     def market_exposure(self) -> dict[tuple[str, str], Decimal]:
+        """Payout per (ticker, side) as written on the bets (a report; the limit uses
+        :meth:`outcome_exposure`)."""
         out: dict[tuple[str, str], Decimal] = {}
         for b in self.bets:
             for leg in set(b.legs):
                 out[leg] = out.get(leg, Decimal(0)) + b.payout
         return out
+
+    def outcome_exposure(self, markets: Mapping[str, MarketDef]) -> dict[Outcome, Decimal]:
+        """Payout at risk per outcome over the structural variables (see :func:`outcome_exposure`)."""
+        return outcome_exposure(self.bets, markets)
+
+
+def implied_outcomes(legs: Sequence[tuple[str, str]], markets: Mapping[str, MarketDef]) -> frozenset[Outcome]:
+    """The outcomes that hold in every outcome where all ``legs`` win: exactly (by enumeration) over at
+    most :data:`EXACT_IMPLICATION_VARS` variables, otherwise the literals the legs state (YES of a market,
+    NO of a one-literal market). A NO leg on a multi-literal market adds its own disjunctive outcome.
+    Legs that can never win together imply nothing (they never pay)."""
+    out: set[Outcome] = set()
+    simple = True  # every leg one literal: the bet is a conjunction of literals, which imply only themselves
+    for t, side in legs:
+        lits = _leg_literal_sets((t, side), markets).literals
+        if side == YES:
+            out.update(lits)
+            simple = simple and len(lits) == 1
+        elif len(lits) == 1:
+            v, b = lits[0]
+            out.add((v, not b))
+        else:
+            out.add(("not", tuple(sorted(lits))))
+            simple = False
+    if simple:
+        values: dict[str, bool] = {}
+        for v, b in out:  # type: ignore[misc]
+            if values.setdefault(v, b) != b:
+                return frozenset()  # contradictory: never pays
+        return frozenset(out)
+    variables = sorted({v for leg in legs for v, _ in _leg_literal_sets(leg, markets).literals})
+    if len(variables) <= EXACT_IMPLICATION_VARS:
+        grid = _grid(len(variables))
+        wins = grid[_bet_mask(BookBet(tuple(legs), Decimal(1)), markets, variables, grid)]
+        if wins.shape[0] == 0:
+            return frozenset()
+        for j, v in enumerate(variables):
+            col = wins[:, j]
+            if col.all():
+                out.add((v, True))
+            elif not col.any():
+                out.add((v, False))
+    return frozenset(out)
+
+
+def outcome_exposure(bets: Iterable[BookBet], markets: Mapping[str, MarketDef]) -> dict[Outcome, Decimal]:
+    """Per outcome, the summed payout of the bets that can win only when it holds."""
+    out: dict[Outcome, Decimal] = {}
+    seen: dict[tuple[tuple[str, str], ...], frozenset[Outcome]] = {}
+    for b in bets:
+        keys = seen.get(b.legs)
+        if keys is None:
+            keys = seen[b.legs] = implied_outcomes(b.legs, markets)
+        for k in keys:
+            out[k] = out.get(k, Decimal(0)) + b.payout
+    return out
+
+
+def describe_outcome(outcome: Outcome) -> str:
+    if outcome[0] == "not" and isinstance(outcome[1], tuple):
+        return "not (" + " and ".join(f"{v} = {'yes' if b else 'no'}" for v, b in outcome[1]) + ")"
+    return f"{outcome[0]} = {'yes' if outcome[1] else 'no'}"
 
 
 def evaluate(
@@ -279,8 +353,10 @@ def evaluate(
     worst_now = worst_case_payout(book.bets, markets, cfg.max_enumeration_vars)
     worst_if_win = _worst_when_bet_wins(book.bets, BookBet(legs, Decimal(1)), markets, cfg)
     room_capacity = capacity - worst_if_win if worst_now.payout <= capacity else Decimal(0)
-    exposure = book.market_exposure()
-    room_market = min(cfg.max_market_exposure - exposure.get(leg, Decimal(0)) for leg in legs)
+    exposure = book.outcome_exposure(markets)
+    rooms = sorted(((cfg.max_market_exposure - exposure.get(k, Decimal(0)), describe_outcome(k))
+                    for k in implied_outcomes(legs, markets)), key=lambda r: r[0])
+    room_market, binding = rooms[0] if rooms else (cfg.max_market_exposure, "")
     max_payout = max(Decimal(0), min(room_capacity, room_market))
     max_stake = min(cfg.max_stake, (max_payout * price).quantize(CENT, rounding=ROUND_FLOOR))
     payout = payout_for(stake, price)
@@ -293,8 +369,9 @@ def evaluate(
         return reject("stake_above_max", f"stake {stake} above the per-parlay maximum {cfg.max_stake}", price,
                       max_stake, worst_after)
     if payout > room_market:
-        return reject("market_exposure_limit", f"payout {payout} would exceed the per-market exposure limit "
-                                               f"{cfg.max_market_exposure} (room {max(room_market, Decimal(0))})",
+        return reject("market_exposure_limit", f"payout {payout} would exceed the exposure limit "
+                                               f"{cfg.max_market_exposure} on the outcome {binding} (room "
+                                               f"{max(room_market, Decimal(0))})",
                       price, max_stake, worst_after)
     if worst_after.payout > capacity:
         reason = (f"worst-case payout {worst_after.payout} would exceed {cfg.lp_utilization:.0%} "

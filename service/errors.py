@@ -64,6 +64,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "idempotency_key_reused": (409, "the idempotency key was used for a different bet"),
     "quote_exhausted": (409, "the quote's stake is already taken by earlier bets"),
     "price_changed": (409, "the risk engine would price the bet differently from the quote"),
+    "price_moved": (409, "last look: the fair probability moved beyond the tolerance since the quote "
+                         "(details.new_quote offers the new price)"),
     "quote_expired": (410, "the quote expired: ask for a new one"),
     "payload_too_large": (413, "the body exceeds the size limit"),
     "invalid_request": (422, "the body does not match the schema"),
@@ -83,6 +85,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "rate_limiter_unavailable": (503, "Redis (rate limits) cannot be reached; see Retry-After"),
     "pricer_unavailable": (503, "no pricing model is loaded"),
     "stale_model": (503, "the pricing model is older than the allowed age"),
-    "stale_market_data": (503, "a leg's market data is older than the allowed age"),
+    "stale_market_data": (503, "a leg's market data is older than the allowed age (at a bet: details.new_quote "
+                               "offers a new quote when one can be made)"),
     **{rule: (status, "risk rule") for rule, status in RISK_STATUS.items()},
 }

@@ -1,15 +1,19 @@
 """The quote and bet logic of the service, independent of HTTP (the routes and ``parlay quote`` call it).
 
-Quoting reads only memory (pricer, risk state, market snapshot — see :mod:`service.state`) and writes
-one row (``ledger.quotes``): one Postgres round trip. Placing a bet re-runs the risk rules inside the
-ledger's placement lock against the book as it is then (:func:`parlay.ledger.place_bet`).
+Quoting prices from memory (pricer, risk state, market snapshot — see :mod:`service.state`), which also
+refuses early; a quote a key can take is then sized under the ledger's placement lock against the open
+bets and every open quote's reservation, and stored with its own reservation in one transaction, so
+quotes that are all taken cannot together breach a limit. Placing a bet re-reads the legs' market state,
+takes a last look at the price (``price_moved``, ``stale_market_data``, with a new quote offered) and
+re-runs the risk rules inside the placement lock against the book as it is then
+(:func:`parlay.ledger.place_bet`).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -18,14 +22,26 @@ from typing import Any, Literal
 import psycopg
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.pricing.quotes import EnsembleQuote, ModelNotConverged, UnknownMarket
+from models.pricing.quotes import EnsembleQuote, MarketInfo, ModelNotConverged, UnknownMarket
 from models.risk import Book, BookBet, PoolState, RiskDecision, evaluate
 from parlay import ledger
 from parlay.ledger import BetRejected, PlacedBet, StoredQuote
 from service.db import ConnectionPool
 from service.errors import ApiError, risk_error
 from service.settings import ServiceSettings
-from service.state import LoadedPricer, MarketSnapshot, Refreshing, RiskState, is_live, with_book_markets
+from service.state import (
+    LoadedPricer,
+    MarketSnapshot,
+    MarketState,
+    Refreshing,
+    RiskState,
+    is_live,
+    open_reservations,
+    placement_states,
+    reserve_quote,
+    risk_book,
+    with_book_markets,
+)
 
 log = logging.getLogger("parlay.service")
 
@@ -130,6 +146,36 @@ def check_legs(legs: list[LegIn], settings: ServiceSettings) -> tuple[tuple[str,
     return tuple(out)
 
 
+def check_market_states(legs: tuple[tuple[str, str], ...], states: Mapping[str, MarketState],
+                        markets: Mapping[str, MarketInfo], live: bool, now: datetime, s: ServiceSettings,
+                        action: str, check_books: bool = True) -> None:
+    """Every leg's market must be open (status, and on live days its close time) and unsettled; on live
+    days (with ``check_books``) its book must be fresh. Raises ``market_closed`` (409) or
+    ``stale_market_data`` (503)."""
+    for t, _ in legs:
+        state = states.get(t)
+        info = markets.get(t)
+        status = state.status if state is not None and state.status is not None else (info.status if info else None)
+        if state is not None and state.result is not None:
+            raise ApiError(409, "market_closed", f"{t} is settled ({state.result}): it cannot be {action}",
+                           {"ticker": t})
+        if status not in OPEN_STATUSES:
+            raise ApiError(409, "market_closed", f"{t} is {status}: it cannot be {action}", {"ticker": t})
+        if live:
+            close = state.close_time if state is not None else None
+            if close is not None and close <= now:
+                raise ApiError(409, "market_closed", f"{t} closed at {close.isoformat()}", {"ticker": t})
+    if live and check_books:
+        for t, _ in legs:
+            state = states.get(t)
+            ts = state.book_ts if state is not None else None
+            if ts is None or (now - ts).total_seconds() > s.max_market_data_age_s:
+                seen = f"last book at {ts.isoformat()}" if ts else "no book today"
+                raise ApiError(503, "stale_market_data",
+                               f"{t}: {seen}, older than {s.max_market_data_age_s:g} s; check the market-data "
+                               "ingest and retry", {"ticker": t}, headers={"Retry-After": "30"})
+
+
 # ----------------------------------------------------------------------------- the engine
 
 
@@ -152,8 +198,9 @@ class QuoteEngine:
         self.snapshot = snapshot
 
     # ------------------------------------------------------------------ quotes
-    def price(self, request: QuoteRequest) -> PricedQuote:
-        """Validate, price and size a parlay; raises :class:`ApiError` for every refusal."""
+    def price(self, request: QuoteRequest, states: Mapping[str, MarketState] | None = None) -> PricedQuote:
+        """Validate, price and size a parlay; raises :class:`ApiError` for every refusal. ``states``: market
+        states read just now (the last look), instead of the periodic snapshot."""
         s = self.settings
         stake = check_stake(request.stake, s)
         legs = check_legs(request.legs, s)
@@ -172,22 +219,8 @@ class QuoteEngine:
                                                    f"{s.max_model_age_s:g} s): refit it (`parlay run --source live`) "
                                                    "or raise PARLAY_SERVICE_MAX_MODEL_AGE_S",
                                headers={"Retry-After": "60"})
-        snap = self.snapshot.get()
-        for t, _ in legs:
-            state = snap.markets.get(t)
-            status = state.status if state is not None and state.status is not None else markets[t].status
-            if status not in OPEN_STATUSES:
-                raise ApiError(409, "market_closed", f"{t} is {status}: it cannot be quoted", {"ticker": t})
-            if live:
-                close = state.close_time if state is not None else None
-                if close is not None and close <= now:
-                    raise ApiError(409, "market_closed", f"{t} closed at {close.isoformat()}", {"ticker": t})
-                ts = state.book_ts if state is not None else None
-                if ts is None or (now - ts).total_seconds() > s.max_market_data_age_s:
-                    seen = f"last book at {ts.isoformat()}" if ts else "no book today"
-                    raise ApiError(503, "stale_market_data",
-                                   f"{t}: {seen}, older than {s.max_market_data_age_s:g} s; check the market-data "
-                                   "ingest and retry", {"ticker": t}, headers={"Retry-After": "30"})
+        check_market_states(legs, self.snapshot.get().markets if states is None else states, markets, live, now, s,
+                            "quoted")
         try:
             priced = loaded.pricer.quote(legs)
         except UnknownMarket as exc:
@@ -211,15 +244,32 @@ class QuoteEngine:
             raise risk_error(decision.rule or "rejected", decision.reason, decision.max_stake)
         return PricedQuote(legs, stake, priced, decision, loaded)
 
-    def quote(self, request: QuoteRequest, api_key_id: str | None) -> QuoteOut:
-        """Price, store (one insert) and describe a quote."""
-        p = self.price(request)
+    def quote(self, request: QuoteRequest, api_key_id: str | None,
+              states: Mapping[str, MarketState] | None = None) -> QuoteOut:
+        """Price, store and describe a quote. A quote a key can take reserves its payout until it expires or
+        is taken: it is sized, under the placement lock, against the open bets and every other open quote,
+        and stored with its reservation in the same transaction (``risk.quote_reservations``). A quote
+        without a key (``parlay quote``) cannot be taken and reserves nothing."""
+        p = self.price(request, states)
         d = p.decision
-        q = StoredQuote(ledger.new_id("q"), p.legs, p.stake, d.probability, d.uncertainty, d.margin, d.price,
-                        d.payout, d.max_stake, p.loaded.version,
-                        datetime.now(UTC) + timedelta(seconds=self.settings.quote_ttl_s), api_key_id)
+        expires_at = datetime.now(UTC) + timedelta(seconds=self.settings.quote_ttl_s)
+        quote_id = ledger.new_id("q")
         with self.pool.connection() as conn:
-            ledger.store_quote(conn, q)
+            if api_key_id is None:
+                q = self._stored(quote_id, p, d, expires_at, api_key_id)
+                ledger.store_quote(conn, q)
+            else:
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (ledger.PLACEMENT_LOCK,))
+                    book = risk_book(conn)
+                    defs = with_book_markets(p.loaded.market_defs, Book([*book.bets, BookBet(p.legs, Decimal(0))]))
+                    d = evaluate(p.legs, p.stake, d.probability, d.uncertainty, book, ledger.pool_state(conn), defs,
+                                 self.settings.risk)
+                    if not d.accepted:
+                        raise risk_error(d.rule or "rejected", d.reason, d.max_stake)
+                    q = self._stored(quote_id, p, d, expires_at, api_key_id)
+                    ledger.store_quote(conn, q)
+                    reserve_quote(conn, q.quote_id, q.legs, q.payout, q.expires_at)
         return QuoteOut(
             quote_id=q.quote_id, legs=_legs_out(q.legs), stake=q.stake,
             probability=q.probability, uncertainty=q.uncertainty, margin=q.margin, price=q.price, payout=q.payout,
@@ -227,6 +277,12 @@ class QuoteEngine:
             raw_probability=p.priced.raw_probability, leg_probabilities=list(p.priced.leg_probabilities),
             members=[MemberOut(name=m.name, probability=m.probability, weight=m.weight) for m in p.priced.members],
         )
+
+    @staticmethod
+    def _stored(quote_id: str, p: PricedQuote, d: RiskDecision, expires_at: datetime,
+                api_key_id: str | None) -> StoredQuote:
+        return StoredQuote(quote_id, p.legs, p.stake, d.probability, d.uncertainty, d.margin, d.price, d.payout,
+                           d.max_stake, p.loaded.version, expires_at, api_key_id)
 
     # ------------------------------------------------------------------ bets
     def place(self, request: BetRequest, api_key_id: str) -> BetOut:
@@ -249,19 +305,68 @@ class QuoteEngine:
                 raise ApiError(422, "stake_exceeds_quote", f"stake {stake} is above the quoted stake {quote.stake}",
                                {"quoted_stake": str(quote.stake)})
             loaded = self.pricers.get()
-            check = self._checker(conn, quote, stake, loaded)
-            try:
-                bet = ledger.place_bet(conn, quote, stake, key, api_key_id, check, loaded.trading_day)
-            except BetRejected as exc:
-                d = exc.decision
-                if d.rule in ("quote_exhausted", "price_changed"):
-                    raise ApiError(409, d.rule, d.reason) from None
-                raise risk_error(d.rule or "rejected", d.reason, d.max_stake) from None
+            # every leg's market is re-read now: a market closed or settled since the quote takes no bet
+            states = placement_states(conn, loaded.pricer, [t for t, _ in quote.legs], loaded.trading_day, s.as_of)
+            live = is_live(s.live, loaded.trading_day)
+            check_market_states(quote.legs, states, loaded.pricer.markets(), live, datetime.now(UTC), s, "bet on",
+                                check_books=False)
+            moved = self._last_look(quote, states, loaded, live)
+            if moved is None:
+                check = self._checker(conn, quote, stake, loaded)
+                try:
+                    bet = ledger.place_bet(conn, quote, stake, key, api_key_id, check, loaded.trading_day)
+                except BetRejected as exc:
+                    d = exc.decision
+                    if d.rule in ("quote_exhausted", "price_changed"):
+                        raise ApiError(409, d.rule, d.reason) from None
+                    raise risk_error(d.rule or "rejected", d.reason, d.max_stake) from None
+        if moved is not None:  # offer a new quote (its own connection: this one is back in the pool)
+            raise self._offer_new_quote(moved, quote, states)
         if bet.created:
             self.risk_state.refresh_soon()
         else:  # a concurrent retry with the same key won the lock
             return self._replay(bet, request, stake)
         return _bet_out(bet)
+
+    def _last_look(self, quote: StoredQuote, states: Mapping[str, MarketState], loaded: LoadedPricer,
+                   live: bool) -> ApiError | None:
+        """Re-price the quote against the market data of now: the refusal (``stale_market_data`` when a leg's
+        book is too old on a live day, ``price_moved`` when the fair probability moved beyond the tolerance),
+        or None when the bet may go on to the risk check."""
+        s = self.settings
+        try:
+            check_market_states(quote.legs, states, loaded.pricer.markets(), live, datetime.now(UTC), s, "bet on")
+        except ApiError as exc:
+            if exc.code != "stale_market_data":
+                raise
+            return exc
+        try:
+            priced = loaded.pricer.quote(quote.legs)
+        except UnknownMarket as exc:
+            raise ApiError(422, "unknown_market", str(exc), {"ticker": exc.market}) from None
+        except ModelNotConverged as exc:
+            raise ApiError(503, exc.code, f"{exc}: no price without a converged model; retry after the next fit",
+                           {"cluster_id": exc.cluster_id}, headers={"Retry-After": "60"}) from None
+        moved = priced.probability - quote.probability
+        if priced.impossible or abs(moved) > s.last_look_tolerance:
+            return ApiError(409, "price_moved",
+                            f"the fair probability moved from {quote.probability:.4f} to {priced.probability:.4f} "
+                            f"since quote {quote.quote_id} (tolerance {s.last_look_tolerance:g}): see the new quote",
+                            {"quoted_probability": quote.probability, "probability": priced.probability,
+                             "tolerance": s.last_look_tolerance, "model_version": loaded.version})
+        return None
+
+    def _offer_new_quote(self, refusal: ApiError, quote: StoredQuote, states: Mapping[str, MarketState]) -> ApiError:
+        """``refusal`` with ``details.new_quote``: a fresh quote for the same legs and stake priced on the
+        market states just read, or null with ``details.new_quote_refused`` when no quote can be made now."""
+        details = dict(refusal.details or {})
+        try:
+            new = self.quote(QuoteRequest(legs=_legs_out(quote.legs), stake=quote.stake), quote.api_key_id, states)
+            details["new_quote"] = new.model_dump(mode="json")
+        except ApiError as exc:
+            details["new_quote"] = None
+            details["new_quote_refused"] = {"code": exc.code, "reason": exc.message}
+        return ApiError(refusal.status, refusal.code, refusal.message, details, refusal.headers)
 
     def _replay(self, earlier: PlacedBet, request: BetRequest, stake: Decimal) -> BetOut:
         if earlier.quote_id != request.quote_id or earlier.stake != stake:
@@ -278,10 +383,12 @@ class QuoteEngine:
             row = conn.execute("SELECT coalesce(sum(stake), 0) FROM ledger.bets WHERE quote_id = %s",
                                (quote.quote_id,)).fetchone()
             taken = row[0] if row else Decimal(0)
+            # what the other open quotes reserve counts; this quote's own reservation is the bet itself
+            book = Book([*book.bets, *open_reservations(conn, quote.quote_id)])
             # markets of the book or the quote that the current model no longer knows still count
             defs = with_book_markets(loaded.market_defs, Book([*book.bets, BookBet(quote.legs, Decimal(0))]))
             d = evaluate(quote.legs, stake, quote.probability, quote.uncertainty, book, pool, defs, cfg)
-            if d.accepted and taken + stake > quote.stake:
+            if taken + stake > quote.stake:  # first: a taken quote is used up, whatever the book says now
                 return _refuse(d, "quote_exhausted", f"quote {quote.quote_id} has {quote.stake - taken} of its "
                                                      f"stake {quote.stake} left")
             if d.accepted and d.price != quote.price:

@@ -13,6 +13,8 @@
 ``PARLAY_SERVICE_MAX_LEGS``        Most legs in one parlay (default 10).
 ``PARLAY_SERVICE_MAX_MODEL_AGE_S`` Oldest pricer snapshot still quoted from (default 600).
 ``PARLAY_SERVICE_MAX_DATA_AGE_S``  Oldest book of a leg still quoted on, live days only (default 300).
+``PARLAY_SERVICE_LAST_LOOK_TOLERANCE``  Largest move of the fair probability between quote and bet that
+                                   still takes the bet (default 0.02); beyond it: ``price_moved``.
 ``PARLAY_SERVICE_DB_POOL``         Database connections held by the service (default 10).
 ``PARLAY_SERVICE_AS_OF``           Replay: quote as of this ISO instant (markets open or closed as they
                                    were then); with ``PARLAY_SERVICE_DATE`` it quotes a past day.
@@ -87,6 +89,7 @@ class ServiceSettings:
     max_request_stake: Decimal = Decimal("1000000")  # sanity bound of the request; RiskConfig.max_stake is policy
     max_model_age_s: float = 600.0
     max_market_data_age_s: float = 300.0
+    last_look_tolerance: float = 0.02  # probability points the fair price may move between quote and bet
     pricer_refresh_s: float = 5.0  # look for a newer ensemble at most this often (in the background)
     pricer_retry_s: float = 10.0  # after a failed load, wait this long before trying again
     cache_ttl_s: float = 5.0  # market snapshot (mids, statuses) in Redis and in process
@@ -107,6 +110,8 @@ class ServiceSettings:
             raise ValueError("quote_ttl_s must be positive")
         if self.max_request_stake <= 0:
             raise ValueError("max_request_stake must be positive")
+        if not 0 <= self.last_look_tolerance < 1:
+            raise ValueError("last_look_tolerance must be in [0, 1)")
         if self.db_pool_size < 1:
             raise ValueError("db_pool_size must be ≥ 1")
         if not self.redis_prefix or len(self.redis_prefix) > 100:
@@ -132,6 +137,7 @@ class ServiceSettings:
             "max_model_age_s": _float("PARLAY_SERVICE_MAX_MODEL_AGE_S", 600.0),
             "max_market_data_age_s": _float("PARLAY_SERVICE_MAX_DATA_AGE_S", 300.0),
             "db_pool_size": _int("PARLAY_SERVICE_DB_POOL", 10),
+            "last_look_tolerance": _float("PARLAY_SERVICE_LAST_LOOK_TOLERANCE", 0.02),
         }
         live = (_env("PARLAY_SERVICE_LIVE") or "auto").lower()
         if live not in ("auto", "true", "false", "1", "0", "yes", "no"):

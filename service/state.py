@@ -14,15 +14,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 import psycopg
 
 from models.pricing.quotes import Pricer
-from models.risk import Book, MarketDef, PoolState
+from models.risk import Book, BookBet, MarketDef, PoolState
 from parlay import ledger
 from parlay.pricing_store import NoFittedModels
 from parlay.redis_cache import JsonCache
@@ -174,11 +175,35 @@ class RiskState:
     loaded_at: float = field(default_factory=time.monotonic)
 
 
+def open_reservations(conn: psycopg.Connection, exclude_quote_id: str | None = None) -> list[BookBet]:
+    """What unexpired quotes still hold (``risk.quote_reservations``): per quote, its payout less the payouts
+    of the bets already placed on it, as book entries (stake 0). ``exclude_quote_id``: the quote being
+    taken, whose bet is checked in its place."""
+    rows = conn.execute(
+        """SELECT r.legs, r.payout - coalesce((SELECT sum(b.payout) FROM ledger.bets b
+                                               WHERE b.quote_id = r.quote_id), 0)
+           FROM risk.quote_reservations r
+           WHERE r.expires_at > now() AND r.quote_id IS DISTINCT FROM %s""", (exclude_quote_id,)).fetchall()
+    return [BookBet(tuple((leg["ticker"], leg["side"]) for leg in legs), left) for legs, left in rows if left > 0]
+
+
+def reserve_quote(conn: psycopg.Connection, quote_id: str, legs: tuple[tuple[str, str], ...], payout: Decimal,
+                  expires_at: datetime) -> None:
+    conn.execute("INSERT INTO risk.quote_reservations (quote_id, legs, payout, expires_at) VALUES (%s, %s, %s, %s)",
+                 (quote_id, json.dumps([{"ticker": t, "side": s} for t, s in legs]), payout, expires_at))
+
+
+def risk_book(conn: psycopg.Connection, exclude_quote_id: str | None = None) -> Book:
+    """The book the risk rules size against: open bets plus what open quotes reserve."""
+    book = ledger.open_book(conn)
+    return Book([*book.bets, *open_reservations(conn, exclude_quote_id)])
+
+
 def load_risk_state(pool: ConnectionPool) -> RiskState:
     with pool.connection() as conn, conn.transaction():
-        # one snapshot: the book and the pool's cash agree with each other
+        # one snapshot: the book (bets and reservations) and the pool's cash agree with each other
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        return RiskState(ledger.open_book(conn), ledger.pool_state(conn))
+        return RiskState(risk_book(conn), ledger.pool_state(conn))
 
 
 # ----------------------------------------------------------------------------- market snapshot
@@ -190,6 +215,7 @@ class MarketState:
     close_time: datetime | None = None
     book_ts: datetime | None = None
     mid: float | None = None
+    result: str | None = None  # "yes"/"no" once the market is settled (Kalshi's result, or the ledger's)
 
 
 @dataclass(frozen=True)
@@ -202,8 +228,8 @@ class MarketSnapshot:
         def iso(d: datetime | None) -> str | None:
             return d.isoformat() if d else None
 
-        return json.dumps({"taken_at": self.taken_at.isoformat(), "markets": {
-            t: [m.status, iso(m.close_time), iso(m.book_ts), m.mid] for t, m in self.markets.items()}}).encode()
+        markets = {t: [m.status, iso(m.close_time), iso(m.book_ts), m.mid, m.result] for t, m in self.markets.items()}
+        return json.dumps({"taken_at": self.taken_at.isoformat(), "markets": markets}).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> MarketSnapshot:
@@ -212,7 +238,8 @@ class MarketSnapshot:
         def dt(s: str | None) -> datetime | None:
             return datetime.fromisoformat(s) if s else None
 
-        return cls({t: MarketState(v[0], dt(v[1]), dt(v[2]), v[3]) for t, v in raw["markets"].items()},
+        return cls({t: MarketState(v[0], dt(v[1]), dt(v[2]), v[3], v[4] if len(v) > 4 else None)
+                    for t, v in raw["markets"].items()},
                    datetime.fromisoformat(raw["taken_at"]), "redis")
 
 
@@ -220,9 +247,9 @@ def query_snapshot(conn: psycopg.Connection, tickers: list[str], day: date | Non
     """Current status/close time (``raw.markets``) and the latest book (``raw.orderbook_tops``) of ``tickers``."""
     out: dict[str, dict[str, Any]] = {}
     try:
-        for t, status, close_time in conn.execute(
-                "SELECT ticker, status, close_time FROM raw.markets WHERE ticker = ANY(%s)", (tickers,)):
-            out.setdefault(t, {}).update(status=status, close_time=close_time)
+        for t, status, close_time, result in conn.execute(
+                "SELECT ticker, status, close_time, result FROM raw.markets WHERE ticker = ANY(%s)", (tickers,)):
+            out.setdefault(t, {}).update(status=status, close_time=close_time, result=result)
         if day is not None:
             rows = conn.execute(
                 """SELECT DISTINCT ON (market_ticker) market_ticker, ts, yes_bid, no_bid FROM raw.orderbook_tops
@@ -255,6 +282,23 @@ def load_snapshot(pool: ConnectionPool, pricers: Refreshing[LoadedPricer], cache
     if cache is not None:
         cache.set(name, snap.to_json())
     return snap
+
+
+def placement_states(conn: psycopg.Connection, pricer: Pricer, tickers: list[str], day: date | None,
+                     as_of: datetime | None) -> dict[str, MarketState]:
+    """The legs' market state as a bet is placed, read now on ``conn`` (never from a cache): status, close
+    time, latest book and result from ``raw.markets`` / ``raw.orderbook_tops`` (in a replay, the states as
+    of the replay instant), and a settlement the ledger already booked."""
+    if as_of is not None:
+        snap = as_of_snapshot(pricer, as_of).markets
+        states = {t: snap[t] for t in tickers if t in snap}
+    else:
+        states = query_snapshot(conn, tickers, day)
+    settled = conn.execute("SELECT market_ticker, result FROM ledger.market_settlements WHERE market_ticker = ANY(%s)",
+                           (tickers,)).fetchall()
+    for t, result in settled:
+        states[t] = replace(states.get(t, MarketState()), result=result)
+    return states
 
 
 def as_of_snapshot(pricer: Pricer, when: datetime) -> MarketSnapshot:
@@ -292,7 +336,11 @@ __all__ = [
     "load_pricer_state",
     "load_risk_state",
     "load_snapshot",
+    "open_reservations",
+    "placement_states",
     "pricer_market_defs",
     "query_snapshot",
+    "reserve_quote",
+    "risk_book",
     "with_book_markets",
 ]

@@ -143,3 +143,64 @@ def test_accepted_bets_never_push_the_worst_case_beyond_capacity(bets, legs, sta
     if d.rule in (None, "lp_capacity") and d.max_stake >= cfg.min_stake:
         at_max = evaluate(legs, d.max_stake, 0.3, 0.0, Book(list(bets)), pool, MARKETS, cfg)
         assert at_max.accepted, at_max.reason
+
+
+# ----------------------------------------------------------------------------- exposure per outcome
+
+
+def test_exposure_counts_outcomes_not_tickers() -> None:
+    """G-AWAY NO is the event G-HOME YES: with home at its limit, away-NO bets are refused."""
+    cfg = RiskConfig(max_market_exposure=Decimal(25_000), max_stake=Decimal(1000))
+    rich = PoolState(Decimal(10**7), Decimal(10**7), Decimal(10**7))
+    book = Book([BookBet((("G-HOME", "yes"), ("K-A", "yes")), Decimal(25_000))])
+    d = evaluate([("G-AWAY", "no"), ("K-B", "yes")], Decimal(100), 0.25, 0.0, book, rich, MARKETS, cfg)
+    assert d.rule == "market_exposure_limit", d.reason
+    assert d.max_stake == Decimal(0)
+    # the other outcome of the same variable has all its room
+    d = evaluate([("G-AWAY", "yes"), ("K-B", "yes")], Decimal(100), 0.25, 0.0, book, rich, MARKETS, cfg)
+    assert d.accepted, d.reason
+
+
+def test_a_bracket_counts_toward_the_thresholds_it_implies() -> None:
+    cfg = RiskConfig(max_market_exposure=Decimal(1000), max_stake=Decimal(1000))
+    rich = PoolState(Decimal(10**7), Decimal(10**7), Decimal(10**7))
+    # the bracket [200, 210) pays only when the total is over 200 and not over 210
+    book = Book([BookBet((("H-B200", "yes"), ("K-A", "yes")), Decimal(990))])
+    over = evaluate([("H-O200", "yes"), ("K-B", "yes")], Decimal(100), 0.25, 0.0, book, rich, MARKETS, cfg)
+    assert over.rule == "market_exposure_limit", over.reason
+    under = evaluate([("H-O210", "no"), ("K-B", "yes")], Decimal(100), 0.25, 0.0, book, rich, MARKETS, cfg)
+    assert under.rule == "market_exposure_limit", under.reason
+    other = evaluate([("H-O210", "yes"), ("K-B", "yes")], Decimal(100), 0.25, 0.0, book, rich, MARKETS, cfg)
+    assert other.accepted, other.reason
+
+
+def brute_outcome_exposure(bets: list[BookBet]) -> dict[tuple[str, bool], Decimal]:
+    """Per literal v = b: the payouts of the bets that can win only when v = b (by brute force)."""
+    out: dict[tuple[str, bool], Decimal] = {}
+    for b in bets:
+        wins = []
+        for values in itertools.product([False, True], repeat=len(VARS)):
+            x = dict(zip(VARS, values, strict=True))
+            if all(all(x[v] == val for v, val in MARKETS[m].literals) == (side == "yes") for m, side in b.legs):
+                wins.append(x)
+        if not wins:
+            continue
+        for v in VARS:
+            for val in (False, True):
+                if all(x[v] == val for x in wins):
+                    out[(v, val)] = out.get((v, val), Decimal(0)) + b.payout
+    return out
+
+
+@settings(max_examples=80, deadline=None)
+@given(bets=bets_strategy, legs=st.lists(st.sampled_from(LEGS), min_size=1, max_size=3),
+       stake=st.integers(1, 300).map(Decimal))
+def test_accepted_bets_never_push_an_outcome_beyond_the_exposure_limit(bets, legs, stake) -> None:
+    cfg = RiskConfig(max_market_exposure=Decimal(1500), max_stake=Decimal(10**6))
+    rich = PoolState(Decimal(10**9), Decimal(10**9), Decimal(10**9))
+    before = brute_outcome_exposure(list(bets))
+    d = evaluate(legs, stake, 0.3, 0.0, Book(list(bets)), rich, MARKETS, cfg)
+    if d.accepted:
+        after = brute_outcome_exposure([*bets, BookBet(tuple(legs), d.payout)])
+        for k, v in after.items():
+            assert v <= max(cfg.max_market_exposure, before.get(k, Decimal(0))), (k, v)
