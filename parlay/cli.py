@@ -83,6 +83,8 @@ def ingest_captures(
     for u in report.units:
         flag = "" if u.balanced else "  UNBALANCED"
         err(f"[parlay] {u.label}: read {u.messages_read}, loaded {u.loaded}, quarantined {u.quarantined}{flag}")
+    for name, of in report.duplicates:
+        err(f"[parlay] {name}: same content as {of}; recorded as its duplicate, not loaded again")
     summary = report.summary()
     if report.quarantine_reasons:
         err(f"[parlay] quarantine reasons: {dict(report.quarantine_reasons)}")

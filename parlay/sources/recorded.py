@@ -50,7 +50,7 @@ from models.records import (
 )
 from parlay.kalshi import normalize as nz
 from parlay.kalshi.catalog import series_facts
-from parlay.sources.base import MetadataItem, StreamItem, StreamUnit, trading_day
+from parlay.sources.base import DuplicateFile, MetadataItem, StreamItem, StreamUnit, trading_day
 
 SOURCE = "recorded"
 SNAPSHOT, DELTA, TRADE = "orderbook_snapshot", "orderbook_delta", "trade"
@@ -139,8 +139,9 @@ def _line_ts(line: bytes) -> datetime | None:
         return None
 
 
-def scan_file(path: Path) -> FileScan:
-    raw = path.read_bytes()
+def scan_file(path: Path, raw: bytes | None = None) -> FileScan:
+    if raw is None:
+        raw = path.read_bytes()
     sha = hashlib.sha256(raw).hexdigest()
     data = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
     lines = data.split(b"\n")
@@ -340,13 +341,31 @@ class RecordedSource:
         self.min_coverage = min_coverage
         self.extra_known = set(known_tickers)
         self._sessions: list[Session] | None = None
+        self._duplicates: list[DuplicateFile] = []
         self._closing: dict[str, tuple[Decimal, datetime]] | None = None
 
     # ---------------------------------------------------------------- structure
     def sessions(self) -> list[Session]:
         if self._sessions is None:
-            self._sessions = group_sessions([scan_file(p) for p in self.files], self.min_coverage)
+            by_sha: dict[str, list[tuple[Path, bytes]]] = defaultdict(list)
+            for path in self.files:
+                raw = path.read_bytes()
+                by_sha[hashlib.sha256(raw).hexdigest()].append((path, raw))
+            scans: list[FileScan] = []
+            for sha, copies in by_sha.items():
+                # same content under several names: read once, under the name that looks most like a
+                # capture's own (a market ticker, then the shortest name); the others are duplicates
+                copies.sort(key=lambda c: (not _TICKER_NAME.match(_stem(c[0])), len(c[0].name), str(c[0])))
+                first, raw = copies[0]
+                self._duplicates.extend(DuplicateFile(str(p), p.name, sha, first.name) for p, _ in copies[1:])
+                scans.append(scan_file(first, raw))
+            self._sessions = group_sessions(scans, self.min_coverage)
         return self._sessions
+
+    def duplicate_files(self) -> list[DuplicateFile]:
+        """Files whose content was already read under another name (in path order, the first one wins)."""
+        self.sessions()
+        return list(self._duplicates)
 
     def days(self) -> list[date]:
         return sorted({d for s in self.sessions() for d in s.days()})
@@ -430,7 +449,7 @@ class RecordedSource:
                 records = self._file_stream(session, scan, known, snapshotted, seen_trade_ids, emitted)
                 if i == last:
                     records = _chain(records, self._session_tail(session, emitted))
-                yield StreamUnit(scan.sha256, scan.name, session.id, records, scan.size, True)
+                yield StreamUnit(scan.sha256, scan.name, session.id, records, scan.size, True, str(scan.path))
 
     @staticmethod
     def _session_tail(session: Session, emitted: set[tuple[int, int]]) -> Iterator[StreamItem]:

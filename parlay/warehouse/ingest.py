@@ -74,6 +74,7 @@ class StreamReport:
     gaps: Counter[str] = field(default_factory=Counter)
     markets: set[str] = field(default_factory=set)
     quarantine_reasons: Counter[str] = field(default_factory=Counter)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (file name, name whose load holds it)
 
     def total(self, name: str) -> int:
         return sum(getattr(u, name) for u in self.units)
@@ -95,20 +96,51 @@ class StreamReport:
             "quarantined": self.total("quarantined"),
             "gaps": self.gap_count,
             "markets": len(self.markets),
+            "duplicates": [{"file": name, "duplicate_of": of} for name, of in self.duplicates],
         }
 
 
+def _record_name(conn: psycopg.Connection, file_id: int, name: str, path: str, duplicate_of: str | None) -> None:
+    conn.execute(
+        """INSERT INTO raw.capture_file_names (file_id, file_name, path, duplicate_of) VALUES (%s, %s, %s, %s)
+           ON CONFLICT (file_id, path) DO UPDATE SET duplicate_of = EXCLUDED.duplicate_of, seen_at = now()""",
+        (file_id, name, path, duplicate_of),
+    )
+
+
 def _register_file(conn: psycopg.Connection, unit: StreamUnit) -> tuple[int, bool]:
-    """The file's id, and whether it was loaded before (then its rows are replaced)."""
+    """The file's id, and whether it was loaded before (then its rows are replaced: same content).
+
+    Content is identified by its sha256 and keeps the name it was first loaded under; a later name of
+    the same content is recorded in ``raw.capture_file_names`` as a duplicate of that name."""
     row = conn.execute(
         """INSERT INTO raw.capture_files (sha256, file_name, size_bytes, session)
            VALUES (%s, %s, %s, %s)
-           ON CONFLICT (sha256) DO UPDATE SET file_name = EXCLUDED.file_name, session = EXCLUDED.session
-           RETURNING file_id, (xmax <> 0) AS existed""",
+           ON CONFLICT (sha256) DO UPDATE SET session = EXCLUDED.session
+           RETURNING file_id, (xmax <> 0) AS existed, file_name""",
         (unit.key, unit.label, unit.size_bytes or 0, unit.session),
     ).fetchone()
     assert row is not None
-    return int(row[0]), bool(row[1])
+    file_id, loaded_name = int(row[0]), str(row[2])
+    _record_name(conn, file_id, unit.label, unit.path or unit.label,
+                 None if loaded_name == unit.label else loaded_name)
+    return file_id, bool(row[1])
+
+
+def _record_duplicates(conn: psycopg.Connection, source: MarketSource, report: StreamReport) -> None:
+    """Files skipped because their content was read under another name: recorded, never loaded."""
+    duplicates = getattr(source, "duplicate_files", None)
+    if not callable(duplicates):
+        return
+    for dup in duplicates():
+        with conn.transaction():
+            row = conn.execute("SELECT file_id, file_name FROM raw.capture_files WHERE sha256 = %s",
+                               (dup.sha256,)).fetchone()
+            of = dup.duplicate_of
+            if row is not None:
+                of = str(row[1])
+                _record_name(conn, int(row[0]), dup.name, dup.path, of)
+        report.duplicates.append((dup.name, of))
 
 
 def load_market_stream(
@@ -151,6 +183,7 @@ def load_market_stream(
         if not ur.balanced:
             log.warning("%s: read %d but loaded %d + quarantined %d", ur.label, ur.messages_read, ur.loaded,
                         ur.quarantined)
+    _record_duplicates(conn, source, report)
     return report
 
 

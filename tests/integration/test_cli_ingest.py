@@ -55,6 +55,7 @@ def test_ingest_captures_prints_an_exact_summary(tmp_path: Path, fresh_database_
         "quarantined": 2,
         "gaps": 0,
         "markets": 2,
+        "duplicates": [],
     }
     assert "quarantine reasons" in stderr
     with psycopg.connect(fresh_database_url) as conn:
