@@ -58,6 +58,8 @@ class UnitReport:
     invalidations: int = 0
     already_present: int = 0
     outside_day: int = 0
+    truncated_at: int | None = None  # the file ended early at this compressed byte offset
+    read_error: str | None = None
 
     @property
     def loaded(self) -> int:
@@ -75,6 +77,7 @@ class StreamReport:
     markets: set[str] = field(default_factory=set)
     quarantine_reasons: Counter[str] = field(default_factory=Counter)
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (file name, name whose load holds it)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (file name, why nothing could be read)
 
     def total(self, name: str) -> int:
         return sum(getattr(u, name) for u in self.units)
@@ -96,7 +99,14 @@ class StreamReport:
             "quarantined": self.total("quarantined"),
             "gaps": self.gap_count,
             "markets": len(self.markets),
+            "per_file": [
+                {"file": u.label, "read": u.messages_read, "loaded": u.loaded, "quarantined": u.quarantined}
+                | ({"truncated_at_byte": u.truncated_at} if u.truncated_at is not None else {})
+                for u in self.units
+                if u.file_id is not None
+            ],
             "duplicates": [{"file": name, "duplicate_of": of} for name, of in self.duplicates],
+            "unreadable": [{"file": name, "error": error} for name, error in self.unreadable],
         }
 
 
@@ -184,6 +194,9 @@ def load_market_stream(
             log.warning("%s: read %d but loaded %d + quarantined %d", ur.label, ur.messages_read, ur.loaded,
                         ur.quarantined)
     _record_duplicates(conn, source, report)
+    unreadable = getattr(source, "unreadable_files", None)
+    if callable(unreadable):
+        report.unreadable.extend((f.name, f.error) for f in unreadable())
     return report
 
 
@@ -196,7 +209,8 @@ def _load_unit(
     day: date | None,
     report: StreamReport,
 ) -> UnitReport:
-    ur = UnitReport(unit.label, unit.key, unit.session, file_id)
+    ur = UnitReport(unit.label, unit.key, unit.session, file_id, truncated_at=unit.truncated_at,
+                    read_error=unit.read_error)
     deltas = BulkWriter(conn, T.DELTAS, day=day)
     snaps = BulkWriter(conn, T.SNAPSHOTS, day=day)
     tops = BulkWriter(conn, T.TOPS, day=day)
@@ -261,8 +275,10 @@ def _load_unit(
     if file_id is not None:
         conn.execute(
             """UPDATE raw.capture_files SET messages_read = %s, loaded_snapshots = %s, loaded_deltas = %s,
-               loaded_trades = %s, quarantined = %s, loaded_at = now() WHERE file_id = %s""",
-            (ur.messages_read, ur.snapshots, ur.deltas, ur.trades, ur.quarantined, file_id),
+               loaded_trades = %s, quarantined = %s, truncated_at_byte = %s, read_error = %s, loaded_at = now()
+               WHERE file_id = %s""",
+            (ur.messages_read, ur.snapshots, ur.deltas, ur.trades, ur.quarantined, ur.truncated_at, ur.read_error,
+             file_id),
         )
     return ur
 

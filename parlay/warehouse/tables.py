@@ -273,8 +273,14 @@ def settlement_row(s: Settlement, source: str) -> tuple:
     return (s.market_ticker, s.result, s.settled_ts, str(s.settlement_value), s.method, source)
 
 
+def _text(value: str | None) -> str | None:
+    """Text Postgres can store: a NUL character is kept visible as the escape it came as."""
+    return value.replace("\x00", "\\u0000") if value is not None and "\x00" in value else value
+
+
 def rejected_row(r: Rejected, day: date | None, file_id: int | None) -> tuple:
-    return (r.source, r.locator, r.position, r.reason, r.detail, r.payload, r.market_ticker, day, file_id)
+    return (r.source, _text(r.locator), r.position, r.reason, _text(r.detail), _text(r.payload),
+            _text(r.market_ticker), day, file_id)
 
 
 def gap_row(g: SequenceGap) -> tuple:

@@ -7,12 +7,14 @@ import json
 import shutil
 import subprocess
 import sys
+import zlib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.fakes.captures import CaptureWriter, count_type
+from tests.fakes.captures import CaptureWriter, count_messages, count_type
 
 pytestmark = pytest.mark.integration
 
@@ -75,3 +77,136 @@ def test_same_content_under_two_names_loads_once(tmp_path: Path, fresh_database_
     assert proc.returncode == 0, proc.stderr
     assert count(fresh_database_url, "SELECT count(*) FROM raw.trades") == trades
     assert count(fresh_database_url, "SELECT count(*) FROM raw.capture_files") == 2
+
+
+C = "KXNBAGAME-26MAR08SSSTTT-SSS"
+D = "KXNBAGAME-26MAR09UUUVVV-UUU"
+
+
+def bad_lines(w: CaptureWriter) -> dict[str, str]:
+    """One line per kind of bad input, each in A's file between good messages; reason expected for each."""
+    ts = w.t.isoformat().replace("+00:00", "Z")
+    trade = {
+        "trade_id": "t-bad",
+        "market_ticker": A,
+        "yes_price_dollars": "0.3200",
+        "no_price_dollars": "0.6800",
+        "count_fp": "3.00",
+        "taker_side": "yes",
+        "ts": int(w.t.timestamp()),
+    }
+    delta = {"market_ticker": A, "price_dollars": "0.3100", "delta_fp": "2.00", "side": "yes", "ts": ts}
+
+    def line(kind: str, sid: int, msg: dict, seq: int | None = None) -> str:
+        return json.dumps({"type": kind, "sid": sid, "seq": w._next(sid) if seq is None else seq, "msg": msg})
+
+    cases = {
+        # a raw NUL byte inside a string: not JSON
+        line("trade", 2, {**trade, "trade_id": "raw-nul"}).replace("raw-nul", "raw\x00nul"): "nul_character",
+        # an escaped NUL: valid JSON, but no text column can hold it
+        line("trade", 2, {**trade, "trade_id": "a\u0000b"}): "nul_character",
+        line("trade", 2, {**trade, "trade_id": "t-px", "yes_price_dollars": "1e30"}): "number_out_of_range",
+        line("trade", 2, {**trade, "trade_id": "t-count", "count_fp": "1e30"}): "number_out_of_range",
+        line("orderbook_delta", 1, {**delta, "price_dollars": "1e30"}): "number_out_of_range",
+        line("orderbook_delta", 1, {**delta, "delta_fp": "1e30"}): "number_out_of_range",
+        line("orderbook_delta", 1, {**delta, "delta_fp": "1e20"}): "number_out_of_range",
+        line("trade", 2, {**trade, "trade_id": "t-seq"}, seq=2**70): "integer_out_of_range",
+        line("trade", 2, {**trade, "trade_id": "t-seq64"}, seq=2**64 - 1): "integer_out_of_range",
+    }
+    for text in cases:
+        w.raw(A, text)
+    return cases
+
+
+def truncated_game(folder: Path) -> tuple[Path, int]:
+    """A later game's capture cut short in the middle of its gzip stream; its readable trades."""
+    w = CaptureWriter(shape="both", t=datetime(2026, 3, 9, 0, 30, tzinfo=UTC))
+    w.snapshot(C, C, [(40, 10)], [(55, 10)])
+    for i in range(400):
+        w.delta(C, C, "yes", 40, 1 if i % 2 else -1)
+        w.trade(C, C, 41, 1 + i % 5)
+    path = w.write(folder)[C]
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) * 2 // 3])
+    readable = 0
+    prefix = zlib.decompressobj(wbits=31).decompress(path.read_bytes())
+    complete = prefix.rsplit(b"\n", 1)[0]
+    readable = sum(1 for ln in complete.split(b"\n") if ln.strip())
+    return path, readable
+
+
+def later_game(folder: Path) -> Path:
+    w = CaptureWriter(shape="both", t=datetime(2026, 3, 10, 0, 30, tzinfo=UTC))
+    w.snapshot(D, D, [(20, 10)], [(75, 10)])
+    for _ in range(30):
+        w.delta(D, D, "no", 75, 1)
+        w.trade(D, D, 22, 2)
+    return w.write(folder)[D]
+
+
+def test_bad_lines_and_a_truncated_gzip_do_not_stop_the_run(tmp_path: Path, fresh_database_url: str) -> None:
+    folder = tmp_path / "caps"
+    w = session(trades=10)
+    cases = bad_lines(w)
+    for _ in range(10):  # good messages after the bad ones
+        w.trade(A, A, 33, 1)
+        w.delta(A, A, "yes", 31, 1)
+    good = w.write(folder)
+    cut, readable = truncated_game(folder)
+    last = later_game(folder)
+
+    proc = run_cli(str(folder), "--database-url", fresh_database_url)
+    assert proc.returncode == 0, proc.stderr
+    summary = summary_of(proc)
+    per_file = {f["file"]: f for f in summary["per_file"]}
+    for f in per_file.values():
+        assert f["read"] == f["loaded"] + f["quarantined"], f
+    assert per_file[good[A].name]["quarantined"] == len(cases)
+    assert per_file[good[A].name]["read"] == count_messages(good[A])
+    assert per_file[last.name]["quarantined"] == 0
+    assert per_file[last.name]["read"] == count_messages(last)
+    trunc = per_file[cut.name]
+    assert trunc["truncated_at_byte"] == cut.stat().st_size
+    assert trunc["read"] == readable + 1 and trunc["quarantined"] == 1  # the line the file ends inside
+    assert f"{cut.name}: truncated at byte {cut.stat().st_size}" in proc.stderr
+
+    with psycopg.connect(fresh_database_url) as conn:
+        reasons = sorted(
+            r
+            for (r,) in conn.execute(
+                "SELECT reason FROM quarantine.rejected_records WHERE locator = %s", (good[A].name,)
+            )
+        )
+        assert reasons == sorted(cases.values())
+        payloads = [p for (p,) in conn.execute("SELECT payload FROM quarantine.rejected_records")]
+        assert all("\x00" not in p for p in payloads)
+        loaded = {
+            name: (read, n)
+            for name, read, n in conn.execute(
+                """SELECT file_name, messages_read, loaded_snapshots + loaded_deltas + loaded_trades + quarantined
+               FROM raw.capture_files"""
+            )
+        }
+        assert all(read == n for read, n in loaded.values()), loaded
+        assert conn.execute(
+            "SELECT truncated_at_byte FROM raw.capture_files WHERE file_name = %s", (cut.name,)
+        ).fetchone() == (cut.stat().st_size,)
+        for path in (*good.values(), last):
+            n = conn.execute(
+                "SELECT count(*) FROM raw.trades t JOIN raw.capture_files f USING (file_id) WHERE f.file_name = %s",
+                (path.name,),
+            ).fetchone()[0]
+            assert n == count_type(path, "trade") - (len(cases) - 4 if path == good[A] else 0)
+
+
+def test_a_file_that_cannot_be_read_is_named_and_the_rest_loads(tmp_path: Path, fresh_database_url: str) -> None:
+    folder = tmp_path / "caps"
+    later_game(folder)
+    broken = folder / "KXNBAGAME-26MAR11WWWXXX-WWW.ndjson.gz"
+    broken.write_bytes(b"\x1f\x8b\x08\x00" + bytes(range(256)) * 4)
+    proc = run_cli(str(folder), "--database-url", fresh_database_url)
+    assert proc.returncode == 3, proc.stderr
+    assert f"cannot read {broken}" in proc.stderr
+    summary = summary_of(proc)
+    assert summary["unreadable"] == [{"file": broken.name, "error": summary["unreadable"][0]["error"]}]
+    assert summary["loaded"]["trades"] == 30
