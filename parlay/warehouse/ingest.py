@@ -187,7 +187,8 @@ def load_market_stream(
                     delete_scope(conn, _STREAM_TABLES_FILE, where, params)
                 elif day is not None:
                     delete_scope(conn, _STREAM_TABLES_FILE[:-1], "source = %s AND trading_day = %s", (src, day))
-                    delete_scope(conn, _STREAM_TABLES_FILE[-1:], "source = %s AND locator = %s", (src, unit.key))
+                    delete_scope(conn, _STREAM_TABLES_FILE[-1:], "source = %s AND (unit_key = %s OR locator = %s)",
+                                 (src, unit.key, unit.key))
             ur = _load_unit(conn, src, unit, builder, file_id, day, report)
         report.units.append(ur)
         if not ur.balanced:
@@ -230,7 +231,7 @@ def _load_unit(
                 rejected.add(T.rejected_row(Rejected(
                     src, unit.key, ur.messages_read, "delta_before_snapshot",
                     "no snapshot of this market precedes the delta", repr(rec), rec.market_ticker,
-                ), day, file_id))
+                ), day, file_id, unit.key))
                 continue
             ur.deltas += 1
             deltas.add(T.delta_row(rec, src, file_id))
@@ -252,7 +253,7 @@ def _load_unit(
             ur.messages_read += 1
             ur.quarantined += 1
             report.quarantine_reasons[rec.reason] += 1
-            rejected.add(T.rejected_row(rec, day, file_id))
+            rejected.add(T.rejected_row(rec, day, file_id, unit.key))
         elif kind is BookInvalidated:
             ur.invalidations += 1
             for top in builder.feed(rec) or ():

@@ -210,3 +210,29 @@ def test_a_file_that_cannot_be_read_is_named_and_the_rest_loads(tmp_path: Path, 
     summary = summary_of(proc)
     assert summary["unreadable"] == [{"file": broken.name, "error": summary["unreadable"][0]["error"]}]
     assert summary["loaded"]["trades"] == 30
+
+
+def test_same_name_in_two_folders_keeps_both_files_quarantine(tmp_path: Path, fresh_database_url: str) -> None:
+    for folder, ticker, day in (("one", A, 8), ("two", C, 9)):
+        w = CaptureWriter(shape="both", t=datetime(2026, 3, day, 0, 30, tzinfo=UTC))
+        w.snapshot("capture", ticker, [(40, 10)], [(55, 10)])
+        for _ in range(5):
+            w.trade("capture", ticker, 41, 1)
+        w.raw("capture", "not json")
+        w.delta("capture", ticker, "yes", 40, 1)
+        w.write(tmp_path / folder)
+    proc = run_cli(str(tmp_path / "one"), str(tmp_path / "two"), "--database-url", fresh_database_url)
+    assert proc.returncode == 0, proc.stderr
+    assert [f["quarantined"] for f in summary_of(proc)["per_file"]] == [1, 1]
+    with psycopg.connect(fresh_database_url) as conn:
+        rows = conn.execute(
+            """SELECT c.file_id, c.messages_read,
+                      (SELECT count(*) FROM raw.orderbook_snapshots s WHERE s.file_id = c.file_id)
+                    + (SELECT count(*) FROM raw.orderbook_deltas d WHERE d.file_id = c.file_id)
+                    + (SELECT count(*) FROM raw.trades t WHERE t.file_id = c.file_id),
+                      (SELECT count(*) FROM quarantine.rejected_records q WHERE q.file_id = c.file_id)
+               FROM raw.capture_files c ORDER BY 1"""
+        ).fetchall()
+    assert len(rows) == 2
+    for _, read, loaded, quarantined in rows:
+        assert (read, quarantined) == (loaded + quarantined, 1)

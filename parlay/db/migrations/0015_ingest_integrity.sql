@@ -19,6 +19,16 @@ ALTER TABLE raw.capture_files
     ADD COLUMN truncated_at_byte bigint,  -- compressed byte offset where reading stopped
     ADD COLUMN read_error text;           -- why reading stopped there
 
+-- Quarantine rows of a capture file are keyed by the file's identity (its sha256), not its name:
+-- two files with the same name in different folders keep their own rows.
+ALTER TABLE quarantine.rejected_records ADD COLUMN unit_key text NOT NULL DEFAULT '';
+UPDATE quarantine.rejected_records r SET unit_key = f.sha256
+FROM raw.capture_files f WHERE r.file_id = f.file_id;
+ALTER TABLE quarantine.rejected_records
+    DROP CONSTRAINT rejected_records_source_locator_position_reason_key;
+ALTER TABLE quarantine.rejected_records
+    ADD CONSTRAINT rejected_records_unit_position_key UNIQUE (source, unit_key, locator, position, reason);
+
 -- The one definition of a book state readers may use: rebuilt from an unbroken sequence since the last
 -- snapshot (reliable) and not crossed. dbt's staging model and the quote service both read this view.
 CREATE VIEW raw.reliable_orderbook_tops AS
