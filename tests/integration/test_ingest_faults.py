@@ -236,3 +236,57 @@ def test_same_name_in_two_folders_keeps_both_files_quarantine(tmp_path: Path, fr
     assert len(rows) == 2
     for _, read, loaded, quarantined in rows:
         assert (read, quarantined) == (loaded + quarantined, 1)
+
+
+def test_out_of_range_integers_are_quarantined_not_truncated(tmp_path: Path, fresh_database_url: str) -> None:
+    w = session(trades=5)
+    ts = int(w.t.timestamp())
+    for i, sid in enumerate((2**40, 2**31, -1)):
+        w.raw(
+            A,
+            json.dumps(
+                {
+                    "type": "trade",
+                    "sid": sid,
+                    "seq": 7,
+                    "msg": {
+                        "trade_id": f"t-sid-{i}",
+                        "market_ticker": A,
+                        "yes_price_dollars": "0.3200",
+                        "no_price_dollars": "0.6800",
+                        "count_fp": "1.00",
+                        "taker_side": "yes",
+                        "ts": ts,
+                    },
+                }
+            ),
+        )
+    w.raw(
+        A,
+        json.dumps(
+            {
+                "type": "orderbook_delta",
+                "sid": 2**31,
+                "seq": 8,
+                "msg": {
+                    "market_ticker": A,
+                    "price_dollars": "0.3100",
+                    "delta_fp": "1.00",
+                    "side": "yes",
+                    "ts": w.t.isoformat().replace("+00:00", "Z"),
+                },
+            }
+        ),
+    )
+    paths = w.write(tmp_path / "caps")
+    proc = run_cli(str(tmp_path / "caps"), "--database-url", fresh_database_url)
+    assert proc.returncode == 0, proc.stderr
+    with psycopg.connect(fresh_database_url) as conn:
+        reasons = conn.execute("SELECT reason, count(*) FROM quarantine.rejected_records GROUP BY 1").fetchall()
+        assert reasons == [("integer_out_of_range", 4)]
+        assert conn.execute("SELECT count(*) FROM raw.trades WHERE trade_id LIKE 't-sid-%'").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM raw.trades WHERE sid NOT IN (1, 2)").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM raw.orderbook_deltas WHERE sid <> 1").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM raw.trades").fetchone() == (
+            count_type(paths[A], "trade") - 3 + count_type(paths[B], "trade"),
+        )
