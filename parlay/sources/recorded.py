@@ -193,6 +193,15 @@ class FileScan:
     def name(self) -> str:
         return self.path.name
 
+    def premature(self, sid: int) -> set[int]:
+        """Numbers of ``sid`` read before a lower number that comes later in this file: a book rebuilt
+        in file order applies them too early, so its state is unreliable from the first of them."""
+        seqs = self.seqs.get(sid)
+        if seqs is None or seqs.size < 2 or bool(np.all(np.diff(seqs) >= 0)):
+            return set()
+        later_min = np.minimum.accumulate(seqs[::-1])[::-1][1:]  # lowest number after each position
+        return {int(v) for v in seqs[:-1][later_min < seqs[:-1]]}
+
     def duplicated(self, sid: int) -> set[int]:
         """Sequence numbers that occur more than once in this file for ``sid``."""
         seqs = self.seqs.get(sid)
@@ -585,7 +594,7 @@ class RecordedSource:
         """Last trade price (YES, dollars) and time per market, read from each file's tail."""
         if self._closing is None:
             closing: dict[str, tuple[Decimal, datetime]] = {}
-            for path in self.files:
+            for path in [f.path for session in self.sessions() for f in session.files]:
                 for line in reversed(read_lines(path)):
                     if b'"trade"' not in line:
                         continue
@@ -629,6 +638,8 @@ class RecordedSource:
         tracked = set(gap_starts) | set(lost)  # subscriptions with gaps to watch for
         kind_codes = _KIND_CODE
         loads = orjson.loads
+        top_seq: dict[int, int] = {}  # sid -> highest number seen so far in this file
+        premature = {sid: scan.premature(sid) for sid in scan.seqs}
         cut_line = len(lines) if scan.ends_inside_line else -1  # the line the readable prefix ends inside
         for pos, line in enumerate(lines, start=1):
             if not line:
@@ -680,6 +691,20 @@ class RecordedSource:
                     yield reject(pos, "duplicate_message", detail, line, ticker)
                     continue
                 seen_dups.add((sid, seq))
+            top = top_seq.get(sid, -1)
+            if seq < top and kind != TRADE:
+                # a book message after a higher number: the book cannot be rebuilt in order from here
+                detail = (f"seq {seq} of subscription {sid} arrives after seq {top}: book messages out of order; "
+                          "the market's book is unreliable until its next snapshot")
+                yield reject(pos, "out_of_order", detail, line, ticker)
+                if ticker in live[sid]:
+                    yield BookInvalidated(ticker, last_ts or scan.first_ts or datetime.min, sid, seq, "out_of_order")
+                continue
+            if seq > top:
+                top_seq[sid] = seq
+            early = premature.get(sid)
+            if early and seq in early and kind != TRADE and ticker in live[sid]:
+                yield BookInvalidated(ticker, last_ts or scan.first_ts or datetime.min, sid, seq, "out_of_order")
             if sid in tracked:
                 # gaps between this file's previous message in the subscription and this one
                 p = prev_seq.get(sid)
