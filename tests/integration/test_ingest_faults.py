@@ -290,3 +290,56 @@ def test_out_of_range_integers_are_quarantined_not_truncated(tmp_path: Path, fre
         assert conn.execute("SELECT count(*) FROM raw.trades").fetchone() == (
             count_type(paths[A], "trade") - 3 + count_type(paths[B], "trade"),
         )
+
+
+def test_acceptance_a_folder_mixing_every_fault(tmp_path: Path, fresh_database_url: str) -> None:
+    """Good files, a duplicate under another name, a truncated gzip and a file with each bad line."""
+    folder = tmp_path / "caps"
+    w = session(trades=10)
+    cases = bad_lines(w)
+    for _ in range(10):
+        w.trade(A, A, 33, 1)
+        w.delta(A, A, "yes", 31, 1)
+    first = w.write(folder)
+    copy = folder / "backup-of-rrr.ndjson.gz"
+    shutil.copy(first[B], copy)
+    cut, readable = truncated_game(folder)
+    last = later_game(folder)
+
+    proc = run_cli(str(folder), "--database-url", fresh_database_url)
+    assert proc.returncode == 0, proc.stderr
+    summary = summary_of(proc)
+    assert summary["duplicates"] == [{"file": copy.name, "duplicate_of": first[B].name}]
+    assert summary["unreadable"] == []
+    per_file = {f["file"]: f for f in summary["per_file"]}
+    assert set(per_file) == {first[A].name, first[B].name, cut.name, last.name}
+    for f in per_file.values():
+        assert f["read"] == f["loaded"] + f["quarantined"], f
+    assert per_file[first[A].name]["quarantined"] == len(cases)
+    assert per_file[first[B].name]["quarantined"] == per_file[last.name]["quarantined"] == 0
+    assert per_file[cut.name]["read"] == readable + 1
+    assert summary["messages_read"] == sum(f["read"] for f in per_file.values())
+
+    with psycopg.connect(fresh_database_url) as conn:
+        rows = conn.execute(
+            """SELECT c.file_name, c.messages_read,
+                      (SELECT count(*) FROM raw.orderbook_snapshots s WHERE s.file_id = c.file_id)
+                    + (SELECT count(*) FROM raw.orderbook_deltas d WHERE d.file_id = c.file_id)
+                    + (SELECT count(*) FROM raw.trades t WHERE t.file_id = c.file_id),
+                      (SELECT count(*) FROM quarantine.rejected_records q WHERE q.file_id = c.file_id),
+                      (SELECT count(*) FROM raw.trades t WHERE t.file_id = c.file_id)
+               FROM raw.capture_files c"""
+        ).fetchall()
+        in_db = {name: (read, loaded, quarantined, trades) for name, read, loaded, quarantined, trades in rows}
+        assert set(in_db) == set(per_file)
+        for name, (read, loaded, quarantined, _) in in_db.items():
+            assert read == loaded + quarantined == per_file[name]["read"], name
+            assert quarantined == per_file[name]["quarantined"], name
+        # every good file completely: all of its messages loaded
+        for path in (first[B], last):
+            assert in_db[path.name][:3] == (count_messages(path), count_messages(path), 0)
+            assert in_db[path.name][3] == count_type(path, "trade")
+        dup = conn.execute(
+            "SELECT duplicate_of FROM raw.capture_file_names WHERE file_name = %s", (copy.name,)
+        ).fetchone()
+        assert dup == (first[B].name,)
