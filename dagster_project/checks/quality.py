@@ -14,7 +14,7 @@ from parlay.db.connection import sqlalchemy_url
 
 # Rejection reasons that mean the exchange data itself is corrupt (not merely unrecognized messages).
 CORRUPT_BOOK = ("crossed_book", "price_out_of_range", "bad_book", "bad_number", "bad_side", "duplicate_message",
-                "number_out_of_range", "integer_out_of_range")
+                "number_out_of_range", "integer_out_of_range", "out_of_order")
 CORRUPT_TRADE = ("duplicate_trade_id", "price_out_of_range", "inconsistent_prices", "bad_count", "bad_number",
                  "number_out_of_range", "integer_out_of_range")
 

@@ -434,26 +434,30 @@ class RecordedSource:
     # ---------------------------------------------------------------- structure
     def sessions(self) -> list[Session]:
         if self._sessions is None:
-            by_sha: dict[str, list[tuple[Path, bytes]]] = defaultdict(list)
+            by_sha: dict[str, list[Path]] = defaultdict(list)
             for path in self.files:
                 try:
-                    raw = path.read_bytes()
+                    by_sha[hashlib.sha256(path.read_bytes()).hexdigest()].append(path)
                 except OSError as exc:
                     self._unreadable.append(UnreadableFile(str(path), path.name, exc.strerror or str(exc)))
-                    continue
-                by_sha[hashlib.sha256(raw).hexdigest()].append((path, raw))
             scans: list[FileScan] = []
             for sha, copies in by_sha.items():
                 # same content under several names: read once, under the name that looks most like a
                 # capture's own (a market ticker, then the shortest name); the others are duplicates
-                copies.sort(key=lambda c: (not _TICKER_NAME.match(_stem(c[0])), len(c[0].name), str(c[0])))
-                first, raw = copies[0]
+                copies.sort(key=lambda c: (not _TICKER_NAME.match(_stem(c)), len(c.name), str(c)))
+                first = copies[0]
+                try:
+                    raw = first.read_bytes()
+                except OSError as exc:
+                    self._unreadable.append(UnreadableFile(str(first), first.name, exc.strerror or str(exc)))
+                    continue
                 decoded = decode_capture(raw)
                 if decoded.error is not None and not decoded.data:
-                    self._unreadable.extend(UnreadableFile(str(p), p.name, decoded.error) for p, _ in copies)
+                    self._unreadable.extend(UnreadableFile(str(p), p.name, decoded.error) for p in copies)
                     continue
-                self._duplicates.extend(DuplicateFile(str(p), p.name, sha, first.name) for p, _ in copies[1:])
+                self._duplicates.extend(DuplicateFile(str(p), p.name, sha, first.name) for p in copies[1:])
                 scans.append(scan_file(first, raw, decoded))
+                del raw, decoded
             self._sessions = group_sessions(scans, self.min_coverage)
         return self._sessions
 
@@ -463,7 +467,7 @@ class RecordedSource:
         return list(self._unreadable)
 
     def duplicate_files(self) -> list[DuplicateFile]:
-        """Files whose content was already read under another name (in path order, the first one wins)."""
+        """Files whose content was already read under another name (the one named like a market wins)."""
         self.sessions()
         return list(self._duplicates)
 
