@@ -62,7 +62,13 @@ def ingest_captures(
     paths: Annotated[list[Path], typer.Argument(help="capture files (.ndjson / .ndjson.gz) or folders")],
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Load Kalshi WebSocket capture files into raw.* / quarantine.*; print a JSON summary last."""
+    """Load Kalshi WebSocket capture files into raw.* / quarantine.*; print a JSON summary last.
+
+    Exit 0 when every message read was loaded or quarantined (a truncated file loads its readable
+    prefix); 3 when some file could not be read at all (named on stderr; the others still load);
+    2 when a file's counts do not add up; 1 on a usage or database error."""
+    import psycopg
+
     from parlay.db.connection import connect, redact, resolve_database_url
     from parlay.db.migrate import migrate
     from parlay.sources.recorded import RecordedSource
@@ -77,22 +83,40 @@ def ingest_captures(
     err("[parlay] scanning sequence numbers …")
     for s in source.sessions():
         err(f"[parlay] session {s.id}: {len(s.files)} file(s)")
+    current = {"file": ""}
+
+    def progress(message: str) -> None:
+        current["file"] = message.removeprefix("loading ")
+        err(f"[parlay] {message}")
+
     with connect(url) as conn:
         migrate(conn)
         load_metadata(conn, source.metadata())
-        report = load_market_stream(conn, source, progress=lambda m: err(f"[parlay] {m}"))
+        try:
+            report = load_market_stream(conn, source, progress=progress)
+        except (psycopg.Error, OSError) as exc:
+            fail(f"loading {current['file'] or 'the captures'} stopped: {type(exc).__name__}: {exc}")
         load_settlements(conn, source.name, source.settlements())
     for u in report.units:
         flag = "" if u.balanced else "  UNBALANCED"
         err(f"[parlay] {u.label}: read {u.messages_read}, loaded {u.loaded}, quarantined {u.quarantined}{flag}")
+        if u.truncated_at is not None:
+            err(f"[parlay] {u.label}: truncated at byte {u.truncated_at} ({u.read_error}); "
+                "its readable prefix was loaded")
+    for name, of in report.duplicates:
+        err(f"[parlay] {name}: same content as {of}; recorded as its duplicate, not loaded again")
     summary = report.summary()
     if report.quarantine_reasons:
         err(f"[parlay] quarantine reasons: {dict(report.quarantine_reasons)}")
     if report.gaps:
         err(f"[parlay] sequence gaps by kind: {dict(report.gaps)}")
+    for f in source.unreadable_files():
+        err(f"error: cannot read {f.path}: {f.error}")
     print(json.dumps(summary), flush=True)
     if not all(u.balanced for u in report.units):
         raise typer.Exit(2)
+    if source.unreadable_files():
+        raise typer.Exit(3)
 
 
 # ----------------------------------------------------------------------------- run

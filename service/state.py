@@ -244,7 +244,8 @@ class MarketSnapshot:
 
 
 def query_snapshot(conn: psycopg.Connection, tickers: list[str], day: date | None) -> dict[str, MarketState]:
-    """Current status/close time (``raw.markets``) and the latest book (``raw.orderbook_tops``) of ``tickers``."""
+    """Current status/close time (``raw.markets``) and the latest reliable book (``raw.reliable_orderbook_tops``:
+    rebuilt from an unbroken sequence and not crossed) of ``tickers``."""
     out: dict[str, dict[str, Any]] = {}
     try:
         for t, status, close_time, result in conn.execute(
@@ -252,8 +253,10 @@ def query_snapshot(conn: psycopg.Connection, tickers: list[str], day: date | Non
             out.setdefault(t, {}).update(status=status, close_time=close_time, result=result)
         if day is not None:
             rows = conn.execute(
-                """SELECT DISTINCT ON (market_ticker) market_ticker, ts, yes_bid, no_bid FROM raw.orderbook_tops
-                   WHERE trading_day = %s AND market_ticker = ANY(%s) ORDER BY market_ticker, ts DESC""",
+                # the latest reliable state: the one definition every reader of book state uses
+                """SELECT DISTINCT ON (market_ticker) market_ticker, ts, yes_bid, no_bid
+                   FROM raw.reliable_orderbook_tops WHERE trading_day = %s AND market_ticker = ANY(%s)
+                   ORDER BY market_ticker, ts DESC""",
                 (day, tickers))
             for t, ts, yes_bid, no_bid in rows:
                 mid = None

@@ -103,6 +103,9 @@ def market_stream(
         "gaps_by_kind": dict(report.gaps),
         "quarantine_reasons": dict(report.quarantine_reasons),
         "balanced": all(u.balanced for u in report.units),
+        "truncated_files": [f"{u.label} at byte {u.truncated_at}" for u in report.units if u.truncated_at is not None],
+        "duplicate_files": [f"{name} (same content as {of})" for name, of in report.duplicates],
+        "unreadable_files": [f"{name}: {error}" for name, error in report.unreadable],
     }
     for table, n in (
         ("orderbook_snapshots", report.total("snapshots")),

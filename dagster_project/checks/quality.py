@@ -13,8 +13,10 @@ from expectations.runner import suite_modules, validate
 from parlay.db.connection import sqlalchemy_url
 
 # Rejection reasons that mean the exchange data itself is corrupt (not merely unrecognized messages).
-CORRUPT_BOOK = ("crossed_book", "price_out_of_range", "bad_book", "bad_number", "bad_side", "duplicate_message")
-CORRUPT_TRADE = ("duplicate_trade_id", "price_out_of_range", "inconsistent_prices", "bad_count", "bad_number")
+CORRUPT_BOOK = ("crossed_book", "price_out_of_range", "bad_book", "bad_number", "bad_side", "duplicate_message",
+                "number_out_of_range", "integer_out_of_range", "out_of_order")
+CORRUPT_TRADE = ("duplicate_trade_id", "price_out_of_range", "inconsistent_prices", "bad_count", "bad_number",
+                 "number_out_of_range", "integer_out_of_range")
 
 
 def _gx_check(module: ModuleType) -> dg.AssetChecksDefinition:

@@ -41,6 +41,7 @@ from parlay.kalshi.types import Balance, Fill, HistoricalCutoff, Order, Position
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
 _HUNDRED = Decimal(100)
+MAX_CONTRACTS = Decimal(10) ** 18  # counts and sizes are stored as numeric(20, 2)
 
 
 class PayloadError(ValueError):
@@ -78,18 +79,32 @@ def to_decimal(value: Any, field: str) -> Decimal:
     raise PayloadError("bad_number", f"{field} has type {type(value).__name__}, expected a number")
 
 
+def _quantize(value: Decimal, places: Decimal, field: str) -> Decimal:
+    try:
+        return value.quantize(places)
+    except InvalidOperation:  # more digits than a decimal holds: "1e30" to 4 places
+        raise PayloadError("number_out_of_range", f"{field}={value} is far beyond any valid value") from None
+
+
 def dollars(value: Any, field: str = "price") -> Decimal:
     """A dollar amount ("0.4200", 0.42) quantized to 4 places."""
-    return to_decimal(value, field).quantize(PRICE_PLACES)
+    return _quantize(to_decimal(value, field), PRICE_PLACES, field)
 
 
 def cents(value: Any, field: str = "price") -> Decimal:
     """A legacy integer-cents price as dollars."""
-    return (to_decimal(value, field) / _HUNDRED).quantize(PRICE_PLACES)
+    return _quantize(to_decimal(value, field) / _HUNDRED, PRICE_PLACES, field)
+
+
+def check_contracts(value: Decimal, field: str) -> Decimal:
+    if not -MAX_CONTRACTS < value < MAX_CONTRACTS:
+        raise PayloadError("number_out_of_range", f"{field}={value} outside ±{MAX_CONTRACTS:.0e} contracts")
+    return value
 
 
 def contracts(value: Any, field: str = "count") -> Decimal:
-    return to_decimal(value, field).quantize(COUNT_PLACES)
+    """A contract count quantized to 2 places, within what the warehouse stores."""
+    return check_contracts(_quantize(to_decimal(value, field), COUNT_PLACES, field), field)
 
 
 def price_field(msg: Mapping[str, Any], name: str, *, required: bool = True) -> Decimal | None:
@@ -255,6 +270,7 @@ def ws_delta(msg: Mapping[str, Any], sid: int, seq: int) -> BookDelta:
     assert delta is not None
     if not delta.is_finite():
         raise PayloadError("bad_number", f"delta={delta} is not finite")
+    check_contracts(delta, "delta")
     side = msg.get("side")
     if side != YES and side != NO:
         side = _side(side)

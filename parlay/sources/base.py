@@ -94,6 +94,19 @@ class StreamUnit:
     records: Iterator[StreamItem]
     size_bytes: int | None = None
     is_file: bool = False
+    path: str | None = None  # where a file was read from
+    truncated_at: int | None = None  # a file that ended early: compressed byte offset where reading stopped
+    read_error: str | None = None  # why reading stopped there
+
+
+@dataclass(frozen=True)
+class DuplicateFile:
+    """A capture file whose content (same sha256) was already read under another name."""
+
+    path: str
+    name: str
+    sha256: str
+    duplicate_of: str  # the name whose content is loaded
 
 
 def stream_units(source: MarketSource, day: date | None) -> Iterator[StreamUnit]:

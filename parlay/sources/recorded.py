@@ -20,9 +20,9 @@ Outcomes come from closing prices: the last trade of a finished market sits at 1
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import re
+import zlib
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -50,7 +50,7 @@ from models.records import (
 )
 from parlay.kalshi import normalize as nz
 from parlay.kalshi.catalog import series_facts
-from parlay.sources.base import MetadataItem, StreamItem, StreamUnit, trading_day
+from parlay.sources.base import DuplicateFile, MetadataItem, StreamItem, StreamUnit, trading_day
 
 SOURCE = "recorded"
 SNAPSHOT, DELTA, TRADE = "orderbook_snapshot", "orderbook_delta", "trade"
@@ -78,11 +78,80 @@ def capture_files(paths: Iterable[str | Path]) -> list[Path]:
     return sorted(found)
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+_CHUNK = 1 << 16
+INT4_MAX = 2**31 - 1
+INT8_MAX = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A capture file's bytes after gunzip. A stream that ends early or turns corrupt keeps what was
+    readable before that point; ``stopped_at`` is then the compressed byte offset where reading stopped."""
+
+    data: bytes
+    stopped_at: int | None = None
+    error: str | None = None
+
+
+def _locate_error(d: zlib._Decompress, chunk: bytes, start: int) -> int:
+    """The byte offset at which ``chunk`` (fed from ``start``) stops decompressing."""
+    for i in range(len(chunk)):
+        try:
+            d.decompress(chunk[i : i + 1])
+        except zlib.error:
+            return start + i
+    return start + len(chunk)
+
+
+def decode_capture(raw: bytes) -> Decoded:
+    """Plain bytes as they are; gzip (one or more members) decompressed, up to the first fault."""
+    if raw[:2] != _GZIP_MAGIC:
+        return Decoded(raw)
+    out: list[bytes] = []
+    pos, size = 0, len(raw)
+    while pos < size:
+        d = zlib.decompressobj(wbits=31)
+        i = pos
+        while i < size and not d.eof:
+            chunk = raw[i : i + _CHUNK]
+            before = d.copy()
+            try:
+                out.append(d.decompress(chunk))
+            except zlib.error as exc:
+                at = _locate_error(before, chunk, i)
+                return Decoded(b"".join(out), at, f"corrupt gzip data at byte {at} ({exc})")
+            if d.eof:
+                i += len(chunk) - len(d.unused_data)
+            else:
+                i += len(chunk)
+        if not d.eof:
+            return Decoded(b"".join(out), size, f"the gzip stream ends at byte {size} before its end (truncated)")
+        pos = i
+        rest = raw[pos:]
+        if not rest.strip(b"\x00"):
+            break  # zero padding after the last member
+        if rest[:2] != _GZIP_MAGIC:
+            return Decoded(b"".join(out), pos, f"unexpected bytes after the gzip stream at byte {pos}")
+    return Decoded(b"".join(out))
+
+
 def read_lines(path: Path) -> list[bytes]:
-    """All lines of a capture file (gzip or plain), without line endings."""
-    raw = path.read_bytes()
-    data = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
-    return data.split(b"\n")
+    """All readable lines of a capture file (gzip or plain), without line endings."""
+    return decode_capture(path.read_bytes()).data.split(b"\n")
+
+
+@dataclass(frozen=True)
+class UnreadableFile:
+    """A capture file of which nothing could be read."""
+
+    path: str
+    name: str
+    error: str
+
+
+def _int_in_range(value: object, upper: int) -> bool:
+    return type(value) is int and 0 <= value <= upper
 
 
 def _chain(*parts: Iterable[StreamItem]) -> Iterator[StreamItem]:
@@ -116,10 +185,22 @@ class FileScan:
     tickers: list[str]
     first_ts: datetime | None
     last_ts: datetime | None
+    truncated_at: int | None = None  # compressed byte offset where reading stopped early
+    read_error: str | None = None
+    ends_inside_line: bool = False  # the readable prefix stops in the middle of a line
 
     @property
     def name(self) -> str:
         return self.path.name
+
+    def premature(self, sid: int) -> set[int]:
+        """Numbers of ``sid`` read before a lower number that comes later in this file: a book rebuilt
+        in file order applies them too early, so its state is unreliable from the first of them."""
+        seqs = self.seqs.get(sid)
+        if seqs is None or seqs.size < 2 or bool(np.all(np.diff(seqs) >= 0)):
+            return set()
+        later_min = np.minimum.accumulate(seqs[::-1])[::-1][1:]  # lowest number after each position
+        return {int(v) for v in seqs[:-1][later_min < seqs[:-1]]}
 
     def duplicated(self, sid: int) -> set[int]:
         """Sequence numbers that occur more than once in this file for ``sid``."""
@@ -139,10 +220,13 @@ def _line_ts(line: bytes) -> datetime | None:
         return None
 
 
-def scan_file(path: Path) -> FileScan:
-    raw = path.read_bytes()
+def scan_file(path: Path, raw: bytes | None = None, decoded: Decoded | None = None) -> FileScan:
+    if raw is None:
+        raw = path.read_bytes()
     sha = hashlib.sha256(raw).hexdigest()
-    data = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+    if decoded is None:
+        decoded = decode_capture(raw)
+    data = decoded.data
     lines = data.split(b"\n")
     per_sid: dict[int, tuple[list[int], list[int], list[int]]] = defaultdict(lambda: ([], [], []))
     ticker_index: dict[str, int] = {}
@@ -158,10 +242,10 @@ def scan_file(path: Path) -> FileScan:
             try:
                 obj = orjson.loads(line)
                 kind, sid, seq = obj["type"], obj["sid"], obj["seq"]
-                if not (isinstance(sid, int) and isinstance(seq, int)):
-                    continue
             except Exception:
                 continue
+        if not (_int_in_range(sid, INT4_MAX) and _int_in_range(seq, INT8_MAX)):
+            continue  # quarantined when parsed
         code = _KIND_CODE.get(kind)
         if code is None:
             continue
@@ -192,6 +276,9 @@ def scan_file(path: Path) -> FileScan:
         tickers=list(ticker_index),
         first_ts=first,
         last_ts=last,
+        truncated_at=decoded.stopped_at,
+        read_error=decoded.error,
+        ends_inside_line=decoded.stopped_at is not None and bool(data) and not data.endswith(b"\n"),
     )
 
 
@@ -340,13 +427,49 @@ class RecordedSource:
         self.min_coverage = min_coverage
         self.extra_known = set(known_tickers)
         self._sessions: list[Session] | None = None
+        self._duplicates: list[DuplicateFile] = []
+        self._unreadable: list[UnreadableFile] = []
         self._closing: dict[str, tuple[Decimal, datetime]] | None = None
 
     # ---------------------------------------------------------------- structure
     def sessions(self) -> list[Session]:
         if self._sessions is None:
-            self._sessions = group_sessions([scan_file(p) for p in self.files], self.min_coverage)
+            by_sha: dict[str, list[Path]] = defaultdict(list)
+            for path in self.files:
+                try:
+                    by_sha[hashlib.sha256(path.read_bytes()).hexdigest()].append(path)
+                except OSError as exc:
+                    self._unreadable.append(UnreadableFile(str(path), path.name, exc.strerror or str(exc)))
+            scans: list[FileScan] = []
+            for sha, copies in by_sha.items():
+                # same content under several names: read once, under the name that looks most like a
+                # capture's own (a market ticker, then the shortest name); the others are duplicates
+                copies.sort(key=lambda c: (not _TICKER_NAME.match(_stem(c)), len(c.name), str(c)))
+                first = copies[0]
+                try:
+                    raw = first.read_bytes()
+                except OSError as exc:
+                    self._unreadable.append(UnreadableFile(str(first), first.name, exc.strerror or str(exc)))
+                    continue
+                decoded = decode_capture(raw)
+                if decoded.error is not None and not decoded.data:
+                    self._unreadable.extend(UnreadableFile(str(p), p.name, decoded.error) for p in copies)
+                    continue
+                self._duplicates.extend(DuplicateFile(str(p), p.name, sha, first.name) for p in copies[1:])
+                scans.append(scan_file(first, raw, decoded))
+                del raw, decoded
+            self._sessions = group_sessions(scans, self.min_coverage)
         return self._sessions
+
+    def unreadable_files(self) -> list[UnreadableFile]:
+        """Files of which nothing could be read (named, with the reason); the others still load."""
+        self.sessions()
+        return list(self._unreadable)
+
+    def duplicate_files(self) -> list[DuplicateFile]:
+        """Files whose content was already read under another name (the one named like a market wins)."""
+        self.sessions()
+        return list(self._duplicates)
 
     def days(self) -> list[date]:
         return sorted({d for s in self.sessions() for d in s.days()})
@@ -430,7 +553,8 @@ class RecordedSource:
                 records = self._file_stream(session, scan, known, snapshotted, seen_trade_ids, emitted)
                 if i == last:
                     records = _chain(records, self._session_tail(session, emitted))
-                yield StreamUnit(scan.sha256, scan.name, session.id, records, scan.size, True)
+                yield StreamUnit(scan.sha256, scan.name, session.id, records, scan.size, True, str(scan.path),
+                                 scan.truncated_at, scan.read_error)
 
     @staticmethod
     def _session_tail(session: Session, emitted: set[tuple[int, int]]) -> Iterator[StreamItem]:
@@ -474,7 +598,7 @@ class RecordedSource:
         """Last trade price (YES, dollars) and time per market, read from each file's tail."""
         if self._closing is None:
             closing: dict[str, tuple[Decimal, datetime]] = {}
-            for path in self.files:
+            for path in [f.path for session in self.sessions() for f in session.files]:
                 for line in reversed(read_lines(path)):
                     if b'"trade"' not in line:
                         continue
@@ -518,8 +642,19 @@ class RecordedSource:
         tracked = set(gap_starts) | set(lost)  # subscriptions with gaps to watch for
         kind_codes = _KIND_CODE
         loads = orjson.loads
+        top_seq: dict[int, int] = {}  # sid -> highest number seen so far in this file
+        premature = {sid: scan.premature(sid) for sid in scan.seqs}
+        cut_line = len(lines) if scan.ends_inside_line else -1  # the line the readable prefix ends inside
         for pos, line in enumerate(lines, start=1):
             if not line:
+                continue
+            if pos == cut_line:
+                detail = f"the file ends inside this line: {scan.read_error}"
+                yield reject(pos, "truncated_line", detail, line)
+                continue
+            if b"\x00" in line or b"\\u0000" in line:
+                detail = "the line holds a NUL character, which no text column can store"
+                yield reject(pos, "nul_character", detail, line)
                 continue
             try:
                 obj = loads(line)
@@ -538,8 +673,20 @@ class RecordedSource:
                 continue
             sid, seq = obj.get("sid"), obj.get("seq")
             ticker = msg.get("market_ticker")
+            if ticker is not None and type(ticker) is not str:
+                yield reject(pos, "malformed_message", "market_ticker must be a string", line)
+                continue
             if type(sid) is not int or type(seq) is not int:
-                yield reject(pos, "malformed_message", "sid and seq must be integers", line, ticker)
+                # orjson reads integers beyond 64 bits as floats
+                if type(sid) in (int, float) and type(seq) in (int, float):
+                    detail = f"sid {sid!r} / seq {seq!r}: sid must fit 0..{INT4_MAX} and seq 0..{INT8_MAX}"
+                    yield reject(pos, "integer_out_of_range", detail, line, ticker)
+                else:
+                    yield reject(pos, "malformed_message", "sid and seq must be integers", line, ticker)
+                continue
+            if not (0 <= sid <= INT4_MAX and 0 <= seq <= INT8_MAX):
+                detail = f"sid {sid} / seq {seq}: sid must fit 0..{INT4_MAX} and seq 0..{INT8_MAX}"
+                yield reject(pos, "integer_out_of_range", detail, line, ticker)
                 continue
             dups = dup_candidates.get(sid)
             if dups and seq in dups:
@@ -548,6 +695,20 @@ class RecordedSource:
                     yield reject(pos, "duplicate_message", detail, line, ticker)
                     continue
                 seen_dups.add((sid, seq))
+            top = top_seq.get(sid, -1)
+            if seq < top and kind != TRADE:
+                # a book message after a higher number: the book cannot be rebuilt in order from here
+                detail = (f"seq {seq} of subscription {sid} arrives after seq {top}: book messages out of order; "
+                          "the market's book is unreliable until its next snapshot")
+                yield reject(pos, "out_of_order", detail, line, ticker)
+                if ticker in live[sid]:
+                    yield BookInvalidated(ticker, last_ts or scan.first_ts or datetime.min, sid, seq, "out_of_order")
+                continue
+            if seq > top:
+                top_seq[sid] = seq
+            early = premature.get(sid)
+            if early and seq in early and kind != TRADE and ticker in live[sid]:
+                yield BookInvalidated(ticker, last_ts or scan.first_ts or datetime.min, sid, seq, "out_of_order")
             if sid in tracked:
                 # gaps between this file's previous message in the subscription and this one
                 p = prev_seq.get(sid)
@@ -600,6 +761,11 @@ class RecordedSource:
                 if kind != TRADE and ticker in live[sid]:
                     when = last_ts or scan.first_ts or datetime.min
                     yield BookInvalidated(ticker, when, sid, seq, "rejected_" + exc.reason)
+            except Exception as exc:  # any other fault of one message stays with that message
+                yield reject(pos, "unprocessable_message", f"{type(exc).__name__}: {exc}", line, ticker)
+                if kind != TRADE and ticker in live[sid]:
+                    when = last_ts or scan.first_ts or datetime.min
+                    yield BookInvalidated(ticker, when, sid, seq, "rejected_unprocessable_message")
 
     @staticmethod
     def _lookahead_ts(lines: list[bytes], pos: int, limit: int = 1000) -> datetime | None:

@@ -58,6 +58,8 @@ class UnitReport:
     invalidations: int = 0
     already_present: int = 0
     outside_day: int = 0
+    truncated_at: int | None = None  # the file ended early at this compressed byte offset
+    read_error: str | None = None
 
     @property
     def loaded(self) -> int:
@@ -74,6 +76,8 @@ class StreamReport:
     gaps: Counter[str] = field(default_factory=Counter)
     markets: set[str] = field(default_factory=set)
     quarantine_reasons: Counter[str] = field(default_factory=Counter)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (file name, name whose load holds it)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (file name, why nothing could be read)
 
     def total(self, name: str) -> int:
         return sum(getattr(u, name) for u in self.units)
@@ -95,20 +99,58 @@ class StreamReport:
             "quarantined": self.total("quarantined"),
             "gaps": self.gap_count,
             "markets": len(self.markets),
+            "per_file": [
+                {"file": u.label, "read": u.messages_read, "loaded": u.loaded, "quarantined": u.quarantined}
+                | ({"truncated_at_byte": u.truncated_at} if u.truncated_at is not None else {})
+                for u in self.units
+                if u.file_id is not None
+            ],
+            "duplicates": [{"file": name, "duplicate_of": of} for name, of in self.duplicates],
+            "unreadable": [{"file": name, "error": error} for name, error in self.unreadable],
         }
 
 
+def _record_name(conn: psycopg.Connection, file_id: int, name: str, path: str, duplicate_of: str | None) -> None:
+    conn.execute(
+        """INSERT INTO raw.capture_file_names (file_id, file_name, path, duplicate_of) VALUES (%s, %s, %s, %s)
+           ON CONFLICT (file_id, path) DO UPDATE SET duplicate_of = EXCLUDED.duplicate_of, seen_at = now()""",
+        (file_id, name, path, duplicate_of),
+    )
+
+
 def _register_file(conn: psycopg.Connection, unit: StreamUnit) -> tuple[int, bool]:
-    """The file's id, and whether it was loaded before (then its rows are replaced)."""
+    """The file's id, and whether it was loaded before (then its rows are replaced: same content).
+
+    Content is identified by its sha256 and keeps the name it was first loaded under; a later name of
+    the same content is recorded in ``raw.capture_file_names`` as a duplicate of that name."""
     row = conn.execute(
         """INSERT INTO raw.capture_files (sha256, file_name, size_bytes, session)
            VALUES (%s, %s, %s, %s)
-           ON CONFLICT (sha256) DO UPDATE SET file_name = EXCLUDED.file_name, session = EXCLUDED.session
-           RETURNING file_id, (xmax <> 0) AS existed""",
+           ON CONFLICT (sha256) DO UPDATE SET session = EXCLUDED.session
+           RETURNING file_id, (xmax <> 0) AS existed, file_name""",
         (unit.key, unit.label, unit.size_bytes or 0, unit.session),
     ).fetchone()
     assert row is not None
-    return int(row[0]), bool(row[1])
+    file_id, loaded_name = int(row[0]), str(row[2])
+    _record_name(conn, file_id, unit.label, unit.path or unit.label,
+                 None if loaded_name == unit.label else loaded_name)
+    return file_id, bool(row[1])
+
+
+def _record_duplicates(conn: psycopg.Connection, source: MarketSource, report: StreamReport) -> None:
+    """Files skipped because their content was read under another name: recorded, never loaded."""
+    duplicates = getattr(source, "duplicate_files", None)
+    if not callable(duplicates):
+        return
+    for dup in duplicates():
+        with conn.transaction():
+            row = conn.execute("SELECT file_id, file_name FROM raw.capture_files WHERE sha256 = %s",
+                               (dup.sha256,)).fetchone()
+            of = dup.duplicate_of
+            if row is not None:
+                of = str(row[1])
+                _record_name(conn, int(row[0]), dup.name, dup.path, of)
+        report.duplicates.append((dup.name, of))
 
 
 def load_market_stream(
@@ -145,12 +187,17 @@ def load_market_stream(
                     delete_scope(conn, _STREAM_TABLES_FILE, where, params)
                 elif day is not None:
                     delete_scope(conn, _STREAM_TABLES_FILE[:-1], "source = %s AND trading_day = %s", (src, day))
-                    delete_scope(conn, _STREAM_TABLES_FILE[-1:], "source = %s AND locator = %s", (src, unit.key))
+                    delete_scope(conn, _STREAM_TABLES_FILE[-1:], "source = %s AND (unit_key = %s OR locator = %s)",
+                                 (src, unit.key, unit.key))
             ur = _load_unit(conn, src, unit, builder, file_id, day, report)
         report.units.append(ur)
         if not ur.balanced:
             log.warning("%s: read %d but loaded %d + quarantined %d", ur.label, ur.messages_read, ur.loaded,
                         ur.quarantined)
+    _record_duplicates(conn, source, report)
+    unreadable = getattr(source, "unreadable_files", None)
+    if callable(unreadable):
+        report.unreadable.extend((f.name, f.error) for f in unreadable())
     return report
 
 
@@ -163,7 +210,8 @@ def _load_unit(
     day: date | None,
     report: StreamReport,
 ) -> UnitReport:
-    ur = UnitReport(unit.label, unit.key, unit.session, file_id)
+    ur = UnitReport(unit.label, unit.key, unit.session, file_id, truncated_at=unit.truncated_at,
+                    read_error=unit.read_error)
     deltas = BulkWriter(conn, T.DELTAS, day=day)
     snaps = BulkWriter(conn, T.SNAPSHOTS, day=day)
     tops = BulkWriter(conn, T.TOPS, day=day)
@@ -183,7 +231,7 @@ def _load_unit(
                 rejected.add(T.rejected_row(Rejected(
                     src, unit.key, ur.messages_read, "delta_before_snapshot",
                     "no snapshot of this market precedes the delta", repr(rec), rec.market_ticker,
-                ), day, file_id))
+                ), day, file_id, unit.key))
                 continue
             ur.deltas += 1
             deltas.add(T.delta_row(rec, src, file_id))
@@ -205,7 +253,7 @@ def _load_unit(
             ur.messages_read += 1
             ur.quarantined += 1
             report.quarantine_reasons[rec.reason] += 1
-            rejected.add(T.rejected_row(rec, day, file_id))
+            rejected.add(T.rejected_row(rec, day, file_id, unit.key))
         elif kind is BookInvalidated:
             ur.invalidations += 1
             for top in builder.feed(rec) or ():
@@ -228,8 +276,10 @@ def _load_unit(
     if file_id is not None:
         conn.execute(
             """UPDATE raw.capture_files SET messages_read = %s, loaded_snapshots = %s, loaded_deltas = %s,
-               loaded_trades = %s, quarantined = %s, loaded_at = now() WHERE file_id = %s""",
-            (ur.messages_read, ur.snapshots, ur.deltas, ur.trades, ur.quarantined, file_id),
+               loaded_trades = %s, quarantined = %s, truncated_at_byte = %s, read_error = %s, loaded_at = now()
+               WHERE file_id = %s""",
+            (ur.messages_read, ur.snapshots, ur.deltas, ur.trades, ur.quarantined, ur.truncated_at, ur.read_error,
+             file_id),
         )
     return ur
 

@@ -178,8 +178,9 @@ REJECTED = TableSpec(
         Column("source", "text"), Column("locator", "text"), Column("position", "int8"),
         Column("reason", "text"), Column("detail", "text"), Column("payload", "text"),
         Column("market_ticker", "text"), Column("trading_day", "date"), Column("file_id", "int4"),
+        Column("unit_key", "text"),
     ),
-    key=("source", "locator", "position", "reason"),
+    key=("source", "unit_key", "locator", "position", "reason"),
     upsert=True,
 )
 
@@ -273,8 +274,16 @@ def settlement_row(s: Settlement, source: str) -> tuple:
     return (s.market_ticker, s.result, s.settled_ts, str(s.settlement_value), s.method, source)
 
 
-def rejected_row(r: Rejected, day: date | None, file_id: int | None) -> tuple:
-    return (r.source, r.locator, r.position, r.reason, r.detail, r.payload, r.market_ticker, day, file_id)
+def _text(value: str | None) -> str | None:
+    """Text Postgres can store: a NUL character is kept visible as the escape it came as."""
+    return value.replace("\x00", "\\u0000") if value is not None and "\x00" in value else value
+
+
+def rejected_row(r: Rejected, day: date | None, file_id: int | None, unit_key: str = "") -> tuple:
+    """``unit_key``: the identity of the unit the record came from (a capture file's sha256), so that two
+    files of the same name keep their own rows."""
+    return (r.source, _text(r.locator), r.position, r.reason, _text(r.detail), _text(r.payload),
+            _text(r.market_ticker), day, file_id, unit_key)
 
 
 def gap_row(g: SequenceGap) -> tuple:

@@ -48,6 +48,10 @@ def test_ingest_captures_prints_an_exact_summary(tmp_path: Path, fresh_database_
     summary, stderr = run_cli("ingest-captures", str(tmp_path / shape), "--database-url", fresh_database_url)
     read = sum(count_messages(p) for p in paths.values())
     trades = sum(count_type(p, "trade") for p in paths.values())
+    per_file = summary.pop("per_file")
+    assert sorted(f["file"] for f in per_file) == sorted(p.name for p in paths.values())
+    assert all(f["read"] == f["loaded"] + f["quarantined"] for f in per_file)
+    assert sum(f["read"] for f in per_file) == read
     assert summary == {
         "files": 2,
         "messages_read": read,
@@ -55,6 +59,8 @@ def test_ingest_captures_prints_an_exact_summary(tmp_path: Path, fresh_database_
         "quarantined": 2,
         "gaps": 0,
         "markets": 2,
+        "duplicates": [],
+        "unreadable": [],
     }
     assert "quarantine reasons" in stderr
     with psycopg.connect(fresh_database_url) as conn:
@@ -67,6 +73,7 @@ def test_ingest_captures_prints_an_exact_summary(tmp_path: Path, fresh_database_
 
     # loading the same files again changes nothing
     again, _ = run_cli("ingest-captures", str(tmp_path / shape), "--database-url", fresh_database_url)
+    assert again.pop("per_file") == per_file
     assert again == summary
     with psycopg.connect(fresh_database_url) as conn:
         assert conn.execute("SELECT count(*) FROM raw.orderbook_deltas").fetchone()[0] == 80

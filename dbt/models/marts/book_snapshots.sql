@@ -7,8 +7,9 @@
     indexes=[{'columns': ['market_ticker', 'ts']}, {'columns': ['trading_day']}],
     post_hook='analyze {{ this }}'
 ) }}
--- Implied probabilities per rebuilt book state (every state, valid or not: `reliable` and `crossed`
--- say which to trust; `implied_probability` is the mid clipped into (0, 1)).
+-- Implied probabilities per reliable rebuilt book state (read through raw.reliable_orderbook_tops: states
+-- after a gap or a reordering and crossed states never get here; `is_valid` adds: quoted on both sides;
+-- `implied_probability` is the mid clipped into (0, 1)).
 select
     b.market_ticker,
     m.cluster_id,

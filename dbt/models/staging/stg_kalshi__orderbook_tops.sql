@@ -1,4 +1,5 @@
--- Rebuilt book states (end of each second with a change, and after each snapshot).
+-- Reliable rebuilt book states (end of each second with a change, and after each snapshot), through the
+-- view raw.reliable_orderbook_tops: the single definition of a usable book state (reliable, not crossed).
 -- Bids only: the best YES ask is 1 - best NO bid.
 select
     market_ticker,
