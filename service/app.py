@@ -44,11 +44,12 @@ from parlay.apikeys import ApiKeyRecord
 from parlay.db.connection import resolve_database_url
 from parlay.pricing_store import load_pricer
 from parlay.redis_cache import JsonCache, RedisTarget
-from service.auth import Authenticator, presented_key
+from service.auth import Authenticator, key_from_headers
 from service.db import ConnectionPool, DatabaseUnavailable
 from service.errors import ERROR_CODES, ApiError
 from service.quoting import BetOut, BetRequest, LegIn, QuoteEngine, QuoteOut, QuoteRequest, filter_markets
 from service.ratelimit import TokenBucket, burst_for
+from service.server import install_log_redaction
 from service.settings import ServiceSettings
 from service.state import (
     LoadedPricer,
@@ -410,8 +411,9 @@ def api_key(
 ) -> ApiKeyRecord:
     """The calling key, verified and counted against its rate limit."""
     runtime: ServiceRuntime = request.app.state.runtime
-    authorization = f"Bearer {bearer.credentials}" if bearer is not None else None
-    record = runtime.auth.verify(presented_key(x_api_key, authorization))
+    record = runtime.auth.verify(
+        key_from_headers(request.headers.getlist("x-api-key"), request.headers.getlist("authorization"))
+    )
     runtime.rate_limit(record)
     return record
 
@@ -427,6 +429,7 @@ def create_app(settings: ServiceSettings | None = None, pricer_loader: PricerLoa
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        install_log_redaction()  # after the server configured its loggers
         yield
         runtime.close()
 

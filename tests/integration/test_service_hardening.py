@@ -3,13 +3,19 @@ transport matters (uvicorn in a thread)."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+import psycopg
 import pytest
 
-from tests.integration.test_service_api import Svc, drop_prefix, legs, make_service
+from parlay import apikeys
+from service.server import serve_in_thread
+from tests.integration.test_service_api import FAST_SCRYPT, Svc, drop_prefix, legs, make_service
 
 pytestmark = pytest.mark.integration
 
@@ -114,3 +120,98 @@ def test_a_leading_bom_is_refused(svc: Svc) -> None:
     assert svc.count("quotes") == 0
     r = svc.client.post("/quotes", content=body, headers={**svc.headers, "Content-Type": "application/json"})
     assert r.status_code == 201, r.text
+
+
+# ----------------------------------------------------------------------------- key lifecycle
+
+
+def test_a_revoked_key_stops_working_at_once(fresh_database_url: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from parlay.cli import app as cli
+
+    client, key, _, cfg, prefix = make_service(fresh_database_url, tmp_path)
+    assert cfg.auth_cache_ttl_s >= 5  # the verification cache is on
+    with client:
+        h = {"X-API-Key": key.api_key}
+        assert client.get("/markets", headers=h).status_code == 200
+        assert client.get("/markets", headers=h).status_code == 200  # now from the cache
+        result = CliRunner().invoke(cli, ["api-key", "revoke", key.key_id, "--database-url", fresh_database_url])
+        assert result.exit_code == 0, result.output
+        r = client.get("/markets", headers=h)
+        assert (r.status_code, r.json()["code"]) == (401, "invalid_api_key"), r.text
+    drop_prefix(prefix)
+
+
+def test_api_key_list_and_revoke_commands(fresh_database_url: str) -> None:
+    from typer.testing import CliRunner
+
+    from parlay.cli import app as cli
+
+    runner = CliRunner()
+    db = ["--database-url", fresh_database_url]
+    made = [
+        json.loads(runner.invoke(cli, ["api-key", "create", "--name", n, *db]).stdout.strip().splitlines()[-1])
+        for n in ("alpha", "beta")
+    ]
+    listed = runner.invoke(cli, ["api-key", "list", *db])
+    assert listed.exit_code == 0, listed.output
+    rows = [json.loads(line) for line in listed.stdout.strip().splitlines()]
+    assert [r["key_id"] for r in rows] == [m["key_id"] for m in made]
+    assert all(r["revoked_at"] is None and r["name"] in ("alpha", "beta") for r in rows)
+    for m in made:  # neither the secret nor its hash is ever listed
+        assert m["api_key"].split(".", 1)[1] not in listed.output and "scrypt$" not in listed.output
+    revoked = runner.invoke(cli, ["api-key", "revoke", made[0]["key_id"], *db])
+    assert revoked.exit_code == 0, revoked.output
+    again = runner.invoke(cli, ["api-key", "revoke", made[0]["key_id"], *db])
+    assert again.exit_code != 0 and "already revoked" in again.output
+    unknown = runner.invoke(cli, ["api-key", "revoke", "pk_000000000000", *db])
+    assert unknown.exit_code != 0 and "no key pk_000000000000" in unknown.output
+    rows = [json.loads(line) for line in runner.invoke(cli, ["api-key", "list", *db]).stdout.strip().splitlines()]
+    assert [r["revoked_at"] is not None for r in rows] == [True, False]
+    active = runner.invoke(cli, ["api-key", "list", "--active", *db]).stdout.strip().splitlines()
+    assert [json.loads(line)["key_id"] for line in active] == [made[1]["key_id"]]
+
+
+def test_two_api_key_headers_are_refused(svc: Svc) -> None:
+    with psycopg.connect(svc.url) as conn:
+        other = apikeys.create_api_key(conn, "other", params=FAST_SCRYPT)
+    for pairs in (
+        [("X-API-Key", svc.key.api_key), ("X-API-Key", other.api_key)],
+        [("X-API-Key", svc.key.api_key), ("X-API-Key", svc.key.api_key)],
+        [("X-API-Key", svc.key.api_key), ("X-API-Key", "garbage")],
+        [("Authorization", f"Bearer {svc.key.api_key}"), ("Authorization", f"Bearer {other.api_key}")],
+        [("X-API-Key", svc.key.api_key), ("Authorization", f"Bearer {other.api_key}")],
+    ):
+        r = svc.client.get("/markets", headers=httpx.Headers(pairs))
+        assert (r.status_code, r.json()["code"]) == (401, "invalid_api_key"), (pairs, r.text)
+    assert svc.client.get("/markets", headers=svc.headers).status_code == 200
+
+
+def test_access_log_redacts_secrets_wherever_they_appear(fresh_database_url: str, tmp_path: Path) -> None:
+    client, key, _, _, prefix = make_service(fresh_database_url, tmp_path)
+    secret = key.api_key.split(".", 1)[1]
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access = logging.getLogger("uvicorn.access")
+    try:
+        with serve_in_thread(client.app, access_log=True) as base:
+            access.addHandler(handler)
+            with httpx.Client(base_url=base, timeout=30) as c:
+                for path in (
+                    f"/markets?api_key={key.api_key}",
+                    f"/markets?key={secret}&x=1",
+                    f"/markets?token={key.api_key.replace('.', '%2E')}",
+                    f"/bets/{key.api_key}",
+                    f"/health?X-API-Key={key.api_key}",
+                    f"/markets?search=a&apikey={key.api_key}",
+                ):
+                    c.get(path)
+    finally:
+        access.removeHandler(handler)
+        drop_prefix(prefix)
+    logged = stream.getvalue()
+    assert logged.count("\n") >= 6, logged
+    assert secret not in logged and secret[:20] not in logged, logged
+    assert key.key_id in logged and "redacted" in logged  # the public id stays for tracing
