@@ -141,18 +141,30 @@ def lookup(conn: psycopg.Connection, key_id: str) -> tuple[ApiKeyRecord, str] | 
     return ApiKeyRecord(row[0], row[1], int(row[2]), row[3] is not None), row[4]
 
 
+_DUMMY_HASH: list[str] = []
+
+
+def dummy_hash() -> str:
+    """A stored-form hash of a random secret, at the default cost: what an unknown key id is checked
+    against, so that rejecting it takes as long as rejecting a wrong secret of a real key."""
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(hash_secret(secrets.token_urlsafe(32)))
+    return _DUMMY_HASH[0]
+
+
 def authenticate(conn: psycopg.Connection, api_key: str) -> ApiKeyRecord | None:
-    """The key's record when ``api_key`` is well formed, known, not revoked and its secret matches."""
+    """The key's record when ``api_key`` is well formed, known, not revoked and its secret matches.
+
+    A well-formed key always costs one scrypt hash, whether its id is known, unknown or revoked, so the
+    time to refuse says nothing about which."""
     parts = split_key(api_key)
     if parts is None:
         return None
     found = lookup(conn, parts[0])
-    if found is None:
+    matches = verify_secret(parts[1], found[1] if found is not None else dummy_hash())
+    if found is None or found[0].revoked or not matches:
         return None
-    record, stored = found
-    if record.revoked or not verify_secret(parts[1], stored):
-        return None
-    return record
+    return found[0]
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ from service.auth import Authenticator, key_from_headers
 from service.db import ConnectionPool, DatabaseUnavailable
 from service.errors import ERROR_CODES, ApiError
 from service.quoting import BetOut, BetRequest, LegIn, QuoteEngine, QuoteOut, QuoteRequest, filter_markets
-from service.ratelimit import TokenBucket, burst_for
+from service.ratelimit import FailureCounter, TokenBucket, burst_for
 from service.server import install_log_redaction
 from service.settings import ServiceSettings
 from service.state import (
@@ -172,7 +172,13 @@ class ServiceRuntime:
                 "market-snapshot", lambda: load_snapshot(self.pool, self.pricers, self.cache), settings.cache_ttl_s
             )
         self.engine = QuoteEngine(settings, self.pool, self.pricers, self.risk_state, self.snapshot)
-        self.auth = Authenticator(self.pool, settings.auth_cache_ttl_s)
+        self.auth = Authenticator(
+            self.pool,
+            settings.auth_cache_ttl_s,
+            failures=FailureCounter(self.redis, settings.redis_prefix, settings.auth_failure_window_s),
+            max_failures_per_key=settings.auth_max_failures_per_key,
+            max_failures_per_client=settings.auth_max_failures_per_client,
+        )
         log.info(
             "quote service: database %s, redis %s (%s)%s",
             self.pool.display_url,
@@ -411,9 +417,8 @@ def api_key(
 ) -> ApiKeyRecord:
     """The calling key, verified and counted against its rate limit."""
     runtime: ServiceRuntime = request.app.state.runtime
-    record = runtime.auth.verify(
-        key_from_headers(request.headers.getlist("x-api-key"), request.headers.getlist("authorization"))
-    )
+    presented = key_from_headers(request.headers.getlist("x-api-key"), request.headers.getlist("authorization"))
+    record = runtime.auth.verify(presented, request.client.host if request.client else None)
     runtime.rate_limit(record)
     return record
 

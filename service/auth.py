@@ -10,12 +10,14 @@ once. Failed attempts are not cached.
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 import time
 
-from parlay.apikeys import ApiKeyRecord, authenticate, current_record, split_key
+from parlay.apikeys import ApiKeyRecord, authenticate, current_record, dummy_hash, split_key
 from service.db import ConnectionPool
 from service.errors import ApiError
+from service.ratelimit import FailureCounter
 
 
 def key_from_headers(x_api_keys: list[str], authorizations: list[str]) -> str | None:
@@ -53,15 +55,31 @@ def presented_key(x_api_key: str | None, authorization: str | None) -> str | Non
 
 
 class Authenticator:
-    def __init__(self, pool: ConnectionPool, ttl_s: float, max_entries: int = 10_000) -> None:
+    """Verifies keys. Failed attempts are counted per key id and per client address (``failures``); once
+    either reaches its limit within the window, requests are refused with 429 before anything is hashed."""
+
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        ttl_s: float,
+        max_entries: int = 10_000,
+        *,
+        failures: FailureCounter | None = None,
+        max_failures_per_key: int = 10,
+        max_failures_per_client: int = 30,
+    ) -> None:
         self._pool = pool
         self._ttl_s = ttl_s
         self._max = max_entries
         self._cache: dict[bytes, tuple[float, ApiKeyRecord]] = {}
         self._lock = threading.Lock()
+        self._failures = failures if failures is not None else FailureCounter(None, "", 60.0)
+        self._per_key = max_failures_per_key
+        self._per_client = max_failures_per_client
+        dummy_hash()  # computed now, not on the first unknown key
 
-    def verify(self, api_key: str | None) -> ApiKeyRecord:
-        """The key's record, or :class:`ApiError` 401."""
+    def verify(self, api_key: str | None, client: str | None = None) -> ApiKeyRecord:
+        """The key's record, or :class:`ApiError` 401 (429 while its id or ``client`` is throttled)."""
         if not api_key:
             raise ApiError(
                 401,
@@ -81,13 +99,28 @@ class Authenticator:
             with self._lock:
                 self._cache.pop(digest, None)
             raise self._invalid()
-        if split_key(api_key) is None:
+        parts = split_key(api_key)
+        names = [f"client:{client or 'unknown'}"]
+        limits = [(names[0], self._per_client)]
+        if parts is not None:
+            names.append(f"key:{parts[0]}")
+            limits.append((names[1], self._per_key))
+        wait = self._failures.blocked(limits)
+        if wait is not None:
+            retry = str(max(1, math.ceil(wait)))
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"too many failed authentications for this key or from this address; retry in {retry} s",
+                headers={"Retry-After": retry},
+            )
+        if parts is None:
+            self._failures.record(names)
             raise self._invalid()
         with self._pool.connection() as conn:
             record = authenticate(conn, api_key)
         if record is None:
-            with self._lock:
-                self._cache.pop(digest, None)
+            self._failures.record(names)
             raise self._invalid()
         with self._lock:
             if len(self._cache) >= self._max:

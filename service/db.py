@@ -23,8 +23,9 @@ class DatabaseUnavailable(RuntimeError):
 
 
 class ConnectionPool:
-    def __init__(self, url: str, size: int = 10, timeout_s: float = 10.0, connect_timeout_s: int = 5,
-                 autocommit: bool = True) -> None:
+    def __init__(
+        self, url: str, size: int = 10, timeout_s: float = 10.0, connect_timeout_s: int = 5, autocommit: bool = True
+    ) -> None:
         self._url = url
         self._autocommit = autocommit
         self._timeout_s = timeout_s

@@ -91,7 +91,10 @@ class ServiceSettings:
     rate_burst_s: float = 10.0  # a key's bucket holds this many seconds of its rate (at least one request)
     db_pool_size: int = 10
     db_timeout_s: float = 10.0
-    auth_cache_ttl_s: float = 30.0  # a revoked key stops working within this many seconds
+    auth_cache_ttl_s: float = 30.0  # a verified secret is not hashed again for this long (revocation is read live)
+    auth_max_failures_per_key: int = 10  # failed authentications of one key id per window, then 429
+    auth_max_failures_per_client: int = 30  # failed authentications from one client address per window, then 429
+    auth_failure_window_s: float = 60.0
     max_body_bytes: int = 65_536
     rate_limit_retry_after_s: int = 5  # Retry-After sent with 503 when the rate limiter is unreachable
     cors_origins: tuple[str, ...] = ()  # browser origins that get CORS headers; empty: none
@@ -106,12 +109,18 @@ class ServiceSettings:
             raise ValueError("max_request_stake must be positive")
         if self.db_pool_size < 1:
             raise ValueError("db_pool_size must be ≥ 1")
+        if self.auth_max_failures_per_key < 1 or self.auth_max_failures_per_client < 1:
+            raise ValueError("auth_max_failures_per_key and auth_max_failures_per_client must be ≥ 1")
+        if self.auth_failure_window_s <= 0:
+            raise ValueError("auth_failure_window_s must be positive")
         if not self.redis_prefix or len(self.redis_prefix) > 100:
             raise ValueError("redis_prefix must have 1 to 100 characters")
         for origin in self.cors_origins:
             if not CORS_ORIGIN.match(origin):
-                raise ValueError(f"CORS origin {origin!r}: expected scheme://host[:port] with no path or wildcard, "
-                                 "e.g. chrome-extension://abcdefghijklmnopabcdefghijklmnop")
+                raise ValueError(
+                    f"CORS origin {origin!r}: expected scheme://host[:port] with no path or wildcard, "
+                    "e.g. chrome-extension://abcdefghijklmnopabcdefghijklmnop"
+                )
 
     @classmethod
     def from_env(cls, **overrides: object) -> ServiceSettings:

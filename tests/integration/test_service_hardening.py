@@ -215,3 +215,88 @@ def test_access_log_redacts_secrets_wherever_they_appear(fresh_database_url: str
     assert logged.count("\n") >= 6, logged
     assert secret not in logged and secret[:20] not in logged, logged
     assert key.key_id in logged and "redacted" in logged  # the public id stays for tracing
+
+
+# ----------------------------------------------------------------------------- failed authentication
+
+
+class CountingScrypt:
+    """Counts every scrypt computation of the key checks."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        real = apikeys._scrypt
+
+        def counted(*args: object, **kwargs: object) -> bytes:
+            self.calls += 1
+            return real(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(apikeys, "_scrypt", counted)
+
+
+def test_failed_authentication_is_throttled_per_key_before_any_hashing(
+    fresh_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, key, _, cfg, prefix = make_service(fresh_database_url, tmp_path)
+    scrypt = CountingScrypt(monkeypatch)
+    limit = getattr(cfg, "auth_max_failures_per_key", 10)
+    assert 1 <= limit <= 20
+    wrong = {"X-API-Key": key.key_id + "." + "A" * 43}
+    with client:
+        codes = [client.get("/markets", headers=wrong).status_code for _ in range(limit)]
+        assert codes == [401] * limit and scrypt.calls == limit
+        hashed = scrypt.calls
+        throttled = [client.get("/markets", headers=wrong) for _ in range(20)]
+        assert {r.status_code for r in throttled} == {429}, throttled[0].text
+        assert throttled[0].json()["code"] == "rate_limited" and int(throttled[0].headers["Retry-After"]) >= 1
+        assert scrypt.calls == hashed, "a throttled request still ran scrypt"
+        # the right secret is throttled too while the key is locked (no hashing at all) ...
+        r = client.get("/markets", headers={"X-API-Key": key.api_key})
+        assert r.status_code == 429 and scrypt.calls == hashed
+    drop_prefix(prefix)
+
+
+def test_failed_authentication_is_throttled_per_client_address(
+    fresh_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, _key, _, cfg, prefix = make_service(fresh_database_url, tmp_path)
+    scrypt = CountingScrypt(monkeypatch)
+    limit = getattr(cfg, "auth_max_failures_per_client", 30)
+    assert 1 <= limit <= 100
+    with client:
+        # a different made-up key id every time: only the address ties them together
+        codes = [
+            client.get("/markets", headers={"X-API-Key": f"pk_{i:012x}." + "B" * 43}).status_code for i in range(limit)
+        ]
+        assert codes == [401] * limit
+        hashed = scrypt.calls
+        r = client.get("/markets", headers={"X-API-Key": f"pk_{limit + 1:012x}." + "B" * 43})
+        assert (r.status_code, r.json()["code"]) == (429, "rate_limited"), r.text
+        assert scrypt.calls == hashed
+        # malformed keys count against the address as well
+        r = client.get("/markets", headers={"X-API-Key": "garbage"})
+        assert r.status_code == 429
+    drop_prefix(prefix)
+
+
+def test_unknown_and_revoked_key_ids_cost_a_hash_like_real_ones(
+    fresh_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, key, _, _, prefix = make_service(fresh_database_url, tmp_path)
+    with psycopg.connect(fresh_database_url) as conn:
+        revoked = apikeys.create_api_key(conn, "old", params=FAST_SCRYPT)
+        apikeys.revoke(conn, revoked.key_id)
+    scrypt = CountingScrypt(monkeypatch)
+    with client:
+        r = client.get("/markets", headers={"X-API-Key": "pk_0123456789ab." + "C" * 43})
+        assert r.status_code == 401 and scrypt.calls == 1, "an unknown key id is rejected without a hash"
+        r = client.get("/markets", headers={"X-API-Key": revoked.api_key})
+        assert r.status_code == 401 and scrypt.calls == 2, "a revoked key is rejected without a hash"
+        r = client.get("/markets", headers={"X-API-Key": key.key_id + "." + "D" * 43})
+        assert r.status_code == 401 and scrypt.calls == 3
+        # a successful verification is cached briefly: the second request hashes nothing
+        assert client.get("/markets", headers={"X-API-Key": key.api_key}).status_code == 200
+        assert scrypt.calls == 4
+        assert client.get("/markets", headers={"X-API-Key": key.api_key}).status_code == 200
+        assert scrypt.calls == 4
+    drop_prefix(prefix)
