@@ -6,12 +6,13 @@
 ``GET /bets/{bet_id}``      a bet of the calling key
 ``GET /markets``            the quotable markets: cluster, side titles, current mid, model probability;
                             ``?search=`` (words in ticker, title or side titles) and ``?event_ticker=``
-``GET /health``             database, Redis, model version and age, which features are off (no key)
+``GET /health``             ``{"status"}`` only: ok, degraded or down (no key; rate-limited per address)
+``GET /health/details``     database, Redis, model version and age, which features are off
 ==========================  ==============================================================================
 
 Every other route needs an API key (``X-API-Key: pk_….secret`` or ``Authorization: Bearer …``) and
 counts against the key's rate limit (a token bucket in Redis; with no Redis, rate limiting is off and
-``/health`` says so). Browsers get CORS headers only from the origins of ``PARLAY_SERVICE_CORS_ORIGINS``
+``/health/details`` says so). Browsers get CORS headers only from the origins of ``PARLAY_SERVICE_CORS_ORIGINS``
 (none by default). Refusals are JSON ``{"code", "reason", "request_id", "details"?}`` with the HTTP
 status of :mod:`service.errors`.
 """
@@ -215,6 +216,23 @@ class ServiceRuntime:
                 f"key {record.key_id} is over its limit of {record.rate_per_min} "
                 f"requests/min; retry in {d.retry_after_header} s",
                 {"rate_per_min": record.rate_per_min},
+                headers={"Retry-After": d.retry_after_header},
+            )
+
+    def rate_limit_health(self, client: str | None) -> None:
+        """The public health check's limit, per client address (off without Redis, like every limit)."""
+        if self.limiter is None:
+            return
+        rate = self.settings.health_rate_per_min
+        try:
+            d = self.limiter.take(f"health:{client or 'unknown'}", rate, burst_for(rate, self.settings.rate_burst_s))
+        except redis.RedisError:
+            return  # the health check still answers (and says Redis is down)
+        if not d.allowed:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"health is checked at most {rate} times a minute from one address; retry in {d.retry_after_header} s",
                 headers={"Retry-After": d.retry_after_header},
             )
 
@@ -426,6 +444,27 @@ def api_key(
 Key = Annotated[ApiKeyRecord, Depends(api_key)]
 
 
+def health_key(
+    request: Request,
+    x_api_key: Annotated[str | None, Security(API_KEY_HEADER)] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None,
+) -> ApiKeyRecord:
+    """The calling key for ``/health/details``: verified and rate-limited, but answered while the rate
+    limiter itself is down (the details then say so)."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    presented = key_from_headers(request.headers.getlist("x-api-key"), request.headers.getlist("authorization"))
+    record = runtime.auth.verify(presented, request.client.host if request.client else None)
+    try:
+        runtime.rate_limit(record)
+    except ApiError as exc:
+        if exc.code != "rate_limiter_unavailable":
+            raise
+    return record
+
+
+HealthKey = Annotated[ApiKeyRecord, Depends(health_key)]
+
+
 def create_app(settings: ServiceSettings | None = None, pricer_loader: PricerLoader | None = None) -> FastAPI:
     """The quote API. ``settings`` default to :meth:`ServiceSettings.from_env`; ``pricer_loader(conn)``
     defaults to the newest stored ensemble (:func:`parlay.pricing_store.load_pricer`)."""
@@ -553,9 +592,17 @@ def create_app(settings: ServiceSettings | None = None, pricer_loader: PricerLoa
         markets = filter_markets(runtime.engine.markets(), search, event_ticker)
         return {"model_version": loaded.version, "count": len(markets), "markets": markets}
 
-    @app.get("/health", tags=["health"], summary="Service health (no key)")
-    def health() -> JSONResponse:
-        """Database, Redis, model version and age; which features are off. No key needed."""
+    @app.get("/health", tags=["health"], summary="Service status (no key)")
+    def health(request: Request) -> JSONResponse:
+        """`{"status": "ok" | "degraded" | "down"}` and nothing else (503 when the database is down). No key
+        needed; rate-limited per client address. The details are at `/health/details`."""
+        runtime.rate_limit_health(request.client.host if request.client else None)
+        status, body = runtime.health()
+        return JSONResponse({"status": body["status"]}, status_code=status)
+
+    @app.get("/health/details", responses=errors, tags=["health"], summary="Service health in detail")
+    def health_details(key: HealthKey) -> JSONResponse:
+        """Database, Redis, model version and age; which features are off. Needs a key."""
         status, body = runtime.health()
         return JSONResponse(body, status_code=status)
 

@@ -4,7 +4,7 @@
 ``PARLAY_DATABASE_URL``            Postgres (ledger, marts); unset: the embedded server.
 ``PARLAY_REDIS_URL``               Redis for rate limits and the cache; unset: a private redis-server
                                    under ``.data/redis``; when that cannot start either, rate limiting
-                                   and the cache are off (said at startup and by ``/health``).
+                                   and the cache are off (said at startup and by ``/health/details``).
 ``PARLAY_REDIS_PREFIX``            Prefix of every Redis key (default ``parlay:``).
 ``PARLAY_STORAGE_URL``             Object storage the pricer loads fitted models from.
 ``PARLAY_SERVICE_DATE``            Trading day to quote (default: the newest day of
@@ -14,6 +14,7 @@
 ``PARLAY_SERVICE_MAX_MODEL_AGE_S`` Oldest pricer snapshot still quoted from (default 600).
 ``PARLAY_SERVICE_MAX_DATA_AGE_S``  Oldest book of a leg still quoted on, live days only (default 300).
 ``PARLAY_SERVICE_DB_POOL``         Database connections held by the service (default 10).
+``PARLAY_SERVICE_HEALTH_RATE_PER_MIN`` Public ``/health`` checks per client address a minute (default 60).
 ``PARLAY_SERVICE_AS_OF``           Replay: quote as of this ISO instant (markets open or closed as they
                                    were then); with ``PARLAY_SERVICE_DATE`` it quotes a past day.
 ``PARLAY_SERVICE_LIVE``            ``true``/``false``: wall-clock staleness checks on or off (default: on
@@ -96,6 +97,7 @@ class ServiceSettings:
     auth_max_failures_per_client: int = 30  # failed authentications from one client address per window, then 429
     auth_failure_window_s: float = 60.0
     max_body_bytes: int = 65_536
+    health_rate_per_min: int = 60  # public /health checks per client address
     rate_limit_retry_after_s: int = 5  # Retry-After sent with 503 when the rate limiter is unreachable
     cors_origins: tuple[str, ...] = ()  # browser origins that get CORS headers; empty: none
     risk: RiskConfig = field(default_factory=RiskConfig)
@@ -137,6 +139,7 @@ class ServiceSettings:
             "max_model_age_s": _float("PARLAY_SERVICE_MAX_MODEL_AGE_S", 600.0),
             "max_market_data_age_s": _float("PARLAY_SERVICE_MAX_DATA_AGE_S", 300.0),
             "db_pool_size": _int("PARLAY_SERVICE_DB_POOL", 10),
+            "health_rate_per_min": _int("PARLAY_SERVICE_HEALTH_RATE_PER_MIN", 60),
         }
         live = (_env("PARLAY_SERVICE_LIVE") or "auto").lower()
         if live not in ("auto", "true", "false", "1", "0", "yes", "no"):

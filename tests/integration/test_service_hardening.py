@@ -300,3 +300,32 @@ def test_unknown_and_revoked_key_ids_cost_a_hash_like_real_ones(
         assert client.get("/markets", headers={"X-API-Key": key.api_key}).status_code == 200
         assert scrypt.calls == 4
     drop_prefix(prefix)
+
+
+# ----------------------------------------------------------------------------- health
+
+
+def test_public_health_is_minimal_and_rate_limited(svc: Svc) -> None:
+    r = svc.client.get("/health")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"status": "ok"}
+    db = psycopg.conninfo.conninfo_to_dict(svc.url)
+    for internal in (str(db["dbname"]), "postgres", "127.0.0.1", "5432", "6379", "redis", "ensemble@", "version"):
+        assert internal not in r.text, (internal, r.text)
+    answers = [svc.client.get("/health") for _ in range(80)]
+    limited = [a for a in answers if a.status_code == 429]
+    assert limited, "80 health checks in a row were all answered"
+    assert limited[0].json()["code"] == "rate_limited" and int(limited[0].headers["Retry-After"]) >= 1
+    assert svc.client.get("/markets", headers=svc.headers).status_code == 200  # keyed routes are unaffected
+
+
+def test_health_details_need_a_key(svc: Svc) -> None:
+    r = svc.client.get("/health/details")
+    assert (r.status_code, r.json()["code"]) == (401, "missing_api_key")
+    r = svc.client.get("/health/details", headers=svc.headers)
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert d["status"] == "ok" and d["database"]["ok"] and d["redis"]["ok"] and d["rate_limiting"] == "on"
+    assert d["model"]["loaded"] and d["model"]["version"].startswith("ensemble@")
+    spec = svc.client.get("/openapi.json").json()
+    assert spec["paths"]["/health/details"]["get"].get("security")
