@@ -399,6 +399,7 @@ def serve(
     from parlay.db.connection import connect, redact, resolve_database_url
     from parlay.db.migrate import migrate
     from service.app import create_app
+    from service.server import uvicorn_limits
     from service.settings import ServiceSettings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -420,7 +421,7 @@ def serve(
     api = create_app(settings)
     sigterm_as_interrupt()
     try:
-        uvicorn.run(api, host=host, port=port, log_level="info")
+        uvicorn.run(api, host=host, port=port, log_level="info", **uvicorn_limits(api))
     except KeyboardInterrupt:
         pass
     finally:

@@ -19,6 +19,7 @@ status of :mod:`service.errors`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -142,7 +143,12 @@ class ServiceRuntime:
     def __init__(self, settings: ServiceSettings, pricer_loader: PricerLoader | None = None) -> None:
         self.settings = settings
         url = settings.database_url or resolve_database_url(None)
-        self.pool = ConnectionPool(url, size=settings.db_pool_size, timeout_s=settings.db_timeout_s)
+        self.pool = ConnectionPool(
+            url,
+            size=settings.db_pool_size,
+            timeout_s=settings.db_timeout_s,
+            statement_timeout_s=settings.db_statement_timeout_s,
+        )
         if not settings.redis_enabled:
             self.redis_target = RedisTarget(redis_cache.OFF, None, "Redis is disabled (PARLAY_SERVICE_REDIS=off)")
         else:
@@ -305,11 +311,24 @@ class ServiceRuntime:
 class RequestContext:
     """Gives every request an id (``X-Request-ID``), reads the body while counting its bytes and refuses it
     as soon as it passes the size limit (413, whether or not a Content-Length was sent: a chunked body is
-    never read past the limit), and refuses a body that starts with a byte-order mark (400)."""
+    never read past the limit), and refuses a body that starts with a byte-order mark (400).
 
-    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], max_body_bytes: int) -> None:
+    Every request answers within its bound (``bet_timeout_s`` for ``POST /bets``, ``quote_timeout_s`` for
+    the rest): when the handler has not started its answer by then (its only blocking dependency is the
+    database: a statement, a pooled connection), the request gets 503 ``database_unavailable`` and the
+    handler's late answer is dropped."""
+
+    def __init__(
+        self,
+        app: Callable[[Scope, Receive, Send], Awaitable[None]],
+        max_body_bytes: int,
+        quote_timeout_s: float = 2.0,
+        bet_timeout_s: float = 10.0,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.quote_timeout_s = quote_timeout_s
+        self.bet_timeout_s = bet_timeout_s
 
     async def _refuse(self, send: Send, err: ApiError, rid: str, header: tuple[bytes, bytes]) -> None:
         body = json.dumps(err.body(rid)).encode()
@@ -321,6 +340,7 @@ class RequestContext:
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
                     (b"connection", b"close"),
+                    *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (err.headers or {}).items()),
                     header,
                 ],
             }
@@ -373,12 +393,46 @@ class RequestContext:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
+        started = abandoned = False
+
         async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if abandoned:
+                return
             if message["type"] == "http.response.start":
+                started = True
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
-        await self.app(scope, replay, send_with_id)
+        is_bet = scope.get("method") == "POST" and scope.get("path") == "/bets"
+        bound = self.bet_timeout_s if is_bet else self.quote_timeout_s
+        task = asyncio.ensure_future(self.app(scope, replay, send_with_id))
+        done, _ = await asyncio.wait({task}, timeout=bound)
+        if task in done or started:
+            await task
+            return
+        abandoned = True
+        task.add_done_callback(_consume_result)
+        log.error(
+            "%s %s: no answer within %g s (request %s): answered 503",
+            scope.get("method"),
+            scope.get("path"),
+            bound,
+            rid,
+        )
+        err = ApiError(
+            503,
+            "database_unavailable",
+            f"no answer within {bound:g} s: the ledger database is not answering; retry shortly",
+            headers={"Retry-After": "5"},
+        )
+        await self._refuse(send, err, rid, header)
+
+
+def _consume_result(task: asyncio.Future[None]) -> None:
+    """Collects an abandoned handler's outcome (its answer came too late and was dropped)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("a request answered late failed: %s", type(task.exception()).__name__)
 
 
 def _rid(request: Request) -> str | None:
@@ -487,7 +541,12 @@ def create_app(settings: ServiceSettings | None = None, pricer_loader: PricerLoa
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContext,
+        max_body_bytes=settings.max_body_bytes,
+        quote_timeout_s=settings.quote_timeout_s,
+        bet_timeout_s=settings.bet_timeout_s,
+    )
     if settings.cors_origins:  # outermost: refusals carry the CORS headers too
         app.add_middleware(
             CORSMiddleware,

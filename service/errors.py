@@ -66,6 +66,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "price_changed": (409, "the risk engine would price the bet differently from the quote"),
     "quote_expired": (410, "the quote expired: ask for a new one"),
     "payload_too_large": (413, "the body exceeds the size limit"),
+    "headers_too_large": (431, "the request line and headers exceed the size limit"),
     "invalid_request": (422, "the body does not match the schema"),
     "invalid_stake": (422, "stake is not a positive amount in whole cents within the request bound"),
     "invalid_idempotency_key": (422, "idempotency_key must have 1 to 200 printable characters"),

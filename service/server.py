@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import re
 import socket
@@ -9,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -55,6 +58,81 @@ def install_log_redaction() -> None:
             logger.addFilter(RedactSecrets())
 
 
+DEFAULT_MAX_HEADER_BYTES = 16_384
+
+
+def header_limited_protocol(max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES) -> type[asyncio.Protocol] | None:
+    """uvicorn's httptools protocol, counting the bytes of each request's head (request line and headers) as
+    they arrive and answering 431 once they pass ``max_header_bytes``, before the rest is read; None when
+    httptools is not installed (then h11 bounds the head, answering 400)."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:
+        return None
+    limit = max_header_bytes
+
+    class HeaderLimitedProtocol(HttpToolsProtocol):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._in_head = True
+            self._head_bytes = 0
+            self._head_tail = b""
+
+        def data_received(self, data: bytes) -> None:
+            if self._in_head:
+                window = self._head_tail + data
+                end = window.find(b"\r\n\r\n")
+                if end == -1:
+                    self._head_bytes += len(data)
+                    self._head_tail = window[-3:]
+                    if self._head_bytes > limit:
+                        self._refuse_head()
+                        return
+                elif self._head_bytes - len(self._head_tail) + end + 4 > limit:
+                    self._refuse_head()
+                    return
+            super().data_received(data)
+
+        def on_headers_complete(self) -> None:
+            self._in_head = False
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            super().on_message_complete()
+            self._in_head, self._head_bytes, self._head_tail = True, 0, b""
+
+        def _refuse_head(self) -> None:
+            body = json.dumps(
+                {
+                    "code": "headers_too_large",
+                    "reason": f"the request line and headers exceed {limit} bytes",
+                    "request_id": None,
+                }
+            ).encode()
+            self.transport.write(
+                b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+                + b"content-length: "
+                + str(len(body)).encode()
+                + b"\r\nconnection: close\r\n\r\n"
+                + body
+            )
+            self.transport.close()
+            self._in_head = False
+
+    return HeaderLimitedProtocol
+
+
+def uvicorn_limits(app: FastAPI) -> dict[str, Any]:
+    """The uvicorn options that bound a request's head by the app's ``max_header_bytes``."""
+    runtime = getattr(app.state, "runtime", None)
+    limit = getattr(getattr(runtime, "settings", None), "max_header_bytes", DEFAULT_MAX_HEADER_BYTES)
+    protocol = header_limited_protocol(limit)
+    options: dict[str, Any] = {"h11_max_incomplete_event_size": limit}
+    if protocol is not None:
+        options["http"] = protocol
+    return options
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
@@ -69,7 +147,13 @@ def serve_in_thread(
     ``access_log`` turns uvicorn's access log on (at level info)."""
     port = port or free_port(host)
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="info" if access_log else "warning", access_log=access_log, lifespan="on"
+        app,
+        **uvicorn_limits(app),
+        host=host,
+        port=port,
+        log_level="info" if access_log else "warning",
+        access_log=access_log,
+        lifespan="on",
     )
     server = uvicorn.Server(config)
     install_log_redaction()

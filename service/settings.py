@@ -15,6 +15,10 @@
 ``PARLAY_SERVICE_MAX_DATA_AGE_S``  Oldest book of a leg still quoted on, live days only (default 300).
 ``PARLAY_SERVICE_DB_POOL``         Database connections held by the service (default 10).
 ``PARLAY_SERVICE_HEALTH_RATE_PER_MIN`` Public ``/health`` checks per client address a minute (default 60).
+``PARLAY_SERVICE_QUOTE_TIMEOUT_S`` Every request but ``POST /bets`` answers within this (default 2 s): 503
+                                   ``database_unavailable`` when the database holds it longer.
+``PARLAY_SERVICE_BET_TIMEOUT_S``   The same bound for ``POST /bets`` (default 10 s).
+``PARLAY_SERVICE_STATEMENT_TIMEOUT_S`` ``statement_timeout`` of the service's connections (default 5 s).
 ``PARLAY_SERVICE_AS_OF``           Replay: quote as of this ISO instant (markets open or closed as they
                                    were then); with ``PARLAY_SERVICE_DATE`` it quotes a past day.
 ``PARLAY_SERVICE_LIVE``            ``true``/``false``: wall-clock staleness checks on or off (default: on
@@ -91,12 +95,16 @@ class ServiceSettings:
     risk_state_ttl_s: float = 1.0  # the open book / pool state quotes are sized against (bets re-check live)
     rate_burst_s: float = 10.0  # a key's bucket holds this many seconds of its rate (at least one request)
     db_pool_size: int = 10
-    db_timeout_s: float = 10.0
+    db_timeout_s: float = 10.0  # longest wait for a free pooled connection
+    db_statement_timeout_s: float = 5.0  # statement_timeout of every service connection
+    quote_timeout_s: float = 2.0  # every request but POST /bets answers within this (503 database_unavailable)
+    bet_timeout_s: float = 10.0  # POST /bets answers within this (placements queue on the ledger's lock)
     auth_cache_ttl_s: float = 30.0  # a verified secret is not hashed again for this long (revocation is read live)
     auth_max_failures_per_key: int = 10  # failed authentications of one key id per window, then 429
     auth_max_failures_per_client: int = 30  # failed authentications from one client address per window, then 429
     auth_failure_window_s: float = 60.0
     max_body_bytes: int = 65_536
+    max_header_bytes: int = 16_384  # request line and headers; more is refused with 431 while it streams
     health_rate_per_min: int = 60  # public /health checks per client address
     rate_limit_retry_after_s: int = 5  # Retry-After sent with 503 when the rate limiter is unreachable
     cors_origins: tuple[str, ...] = ()  # browser origins that get CORS headers; empty: none
@@ -113,6 +121,10 @@ class ServiceSettings:
             raise ValueError("db_pool_size must be ≥ 1")
         if self.auth_max_failures_per_key < 1 or self.auth_max_failures_per_client < 1:
             raise ValueError("auth_max_failures_per_key and auth_max_failures_per_client must be ≥ 1")
+        if self.quote_timeout_s <= 0 or self.bet_timeout_s <= 0 or self.db_timeout_s <= 0:
+            raise ValueError("quote_timeout_s, bet_timeout_s and db_timeout_s must be positive")
+        if self.db_statement_timeout_s <= 0:
+            raise ValueError("db_statement_timeout_s must be positive")
         if self.auth_failure_window_s <= 0:
             raise ValueError("auth_failure_window_s must be positive")
         if not self.redis_prefix or len(self.redis_prefix) > 100:
@@ -140,6 +152,9 @@ class ServiceSettings:
             "max_market_data_age_s": _float("PARLAY_SERVICE_MAX_DATA_AGE_S", 300.0),
             "db_pool_size": _int("PARLAY_SERVICE_DB_POOL", 10),
             "health_rate_per_min": _int("PARLAY_SERVICE_HEALTH_RATE_PER_MIN", 60),
+            "quote_timeout_s": _float("PARLAY_SERVICE_QUOTE_TIMEOUT_S", 2.0),
+            "bet_timeout_s": _float("PARLAY_SERVICE_BET_TIMEOUT_S", 10.0),
+            "db_statement_timeout_s": _float("PARLAY_SERVICE_STATEMENT_TIMEOUT_S", 5.0),
         }
         live = (_env("PARLAY_SERVICE_LIVE") or "auto").lower()
         if live not in ("auto", "true", "false", "1", "0", "yes", "no"):

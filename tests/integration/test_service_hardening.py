@@ -6,7 +6,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import socket
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -329,3 +332,210 @@ def test_health_details_need_a_key(svc: Svc) -> None:
     assert d["model"]["loaded"] and d["model"]["version"].startswith("ensemble@")
     spec = svc.client.get("/openapi.json").json()
     assert spec["paths"]["/health/details"]["get"].get("security")
+
+
+# ----------------------------------------------------------------------------- a database that does not answer
+
+
+class TableLock:
+    """Another session holding ``tables`` in ACCESS EXCLUSIVE mode: every statement touching them blocks."""
+
+    def __init__(self, url: str, *tables: str) -> None:
+        self.conn = psycopg.connect(url)
+        self.conn.execute("SELECT 1")
+        for t in tables:
+            self.conn.execute(f"LOCK TABLE {t} IN ACCESS EXCLUSIVE MODE")
+
+    def __enter__(self) -> TableLock:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.conn.rollback()
+        self.conn.close()
+
+
+def _timed(c: httpx.Client, method: str, path: str, **kw: object) -> tuple[float, httpx.Response | None]:
+    t0 = time.monotonic()
+    try:
+        r = c.request(method, path, **kw)  # type: ignore[arg-type]
+    except httpx.TimeoutException:
+        r = None
+    return time.monotonic() - t0, r
+
+
+def test_blocked_database_answers_503_within_the_bound(fresh_database_url: str, tmp_path: Path) -> None:
+    client, key, pricer, cfg, prefix = make_service(fresh_database_url, tmp_path)
+    bound = getattr(cfg, "quote_timeout_s", 2.0)
+    assert bound <= 2.0
+    t = sorted(pricer.markets())
+    body = {"legs": legs((t[0], "yes"), (t[1], "yes")), "stake": 10}
+    h = {"X-API-Key": key.api_key}
+    slack = 1.5  # a loaded test machine
+    try:
+        with serve_in_thread(client.app) as base, httpx.Client(base_url=base, headers=h, timeout=15) as c:
+            assert c.post("/quotes", json=body).status_code == 201  # warm: pricer, risk state, key cached
+            with TableLock(fresh_database_url, "ledger.quotes"):
+                took, r = _timed(c, "POST", "/quotes", json=body)
+            assert r is not None, f"no answer in {took:.1f} s"
+            assert (r.status_code, r.json()["code"]) == (503, "database_unavailable"), r.text
+            assert took <= bound + slack, f"{took:.2f} s"
+            with TableLock(fresh_database_url, "ledger.api_keys", "ledger.quotes"):
+                results = [
+                    _timed(c, m, p, **kw)
+                    for m, p, kw in (
+                        ("POST", "/quotes", {"json": body}),
+                        ("GET", "/markets", {}),
+                        ("GET", "/health/details", {}),
+                        ("GET", "/bets/bet_nope", {}),
+                    )
+                ]
+            for took, r in results:
+                assert r is not None and r.status_code == 503 and r.json()["code"] == "database_unavailable", r
+                assert took <= bound + slack, f"{took:.2f} s"
+            assert c.post("/quotes", json=body).status_code == 201  # and it recovers
+    finally:
+        drop_prefix(prefix)
+
+
+def test_statement_timeout_cancels_a_blocked_statement(fresh_database_url: str, tmp_path: Path) -> None:
+    client, key, pricer, _, prefix = make_service(
+        fresh_database_url, tmp_path, db_statement_timeout_s=0.5, quote_timeout_s=30.0
+    )
+    t = sorted(pricer.markets())
+    body = {"legs": legs((t[0], "yes"), (t[1], "yes")), "stake": 10}
+    try:
+        with (
+            serve_in_thread(client.app) as base,
+            httpx.Client(base_url=base, headers={"X-API-Key": key.api_key}, timeout=15) as c,
+        ):
+            assert c.post("/quotes", json=body).status_code == 201
+            with TableLock(fresh_database_url, "ledger.quotes"):
+                took, r = _timed(c, "POST", "/quotes", json=body)
+            assert r is not None and (r.status_code, r.json()["code"]) == (503, "database_unavailable"), r
+            assert took < 5.0, f"{took:.2f} s"
+    finally:
+        drop_prefix(prefix)
+
+
+def test_pool_acquisition_is_bounded(fresh_database_url: str, tmp_path: Path) -> None:
+    client, key, pricer, _, prefix = make_service(
+        fresh_database_url,
+        tmp_path,
+        db_pool_size=1,
+        db_timeout_s=0.5,
+        db_statement_timeout_s=30.0,
+        quote_timeout_s=30.0,
+    )
+    t = sorted(pricer.markets())
+    body = {"legs": legs((t[0], "yes"), (t[1], "yes")), "stake": 10}
+    try:
+        with (
+            serve_in_thread(client.app) as base,
+            httpx.Client(base_url=base, headers={"X-API-Key": key.api_key}, timeout=15) as c,
+            ThreadPoolExecutor(1) as pool,
+        ):
+            assert c.post("/quotes", json=body).status_code == 201
+            with TableLock(fresh_database_url, "ledger.quotes"):
+                stuck = pool.submit(
+                    _timed,
+                    httpx.Client(base_url=base, headers={"X-API-Key": key.api_key}, timeout=15),
+                    "POST",
+                    "/quotes",
+                    json=body,
+                )
+                time.sleep(1.0)  # it holds the only connection, blocked on the lock
+                took, r = _timed(c, "GET", "/markets")
+            assert r is not None and (r.status_code, r.json()["code"]) == (503, "database_unavailable"), r
+            assert took < 2.0, f"{took:.2f} s"
+            assert stuck.result(timeout=30)[1] is not None
+    finally:
+        drop_prefix(prefix)
+
+
+# ----------------------------------------------------------------------------- size limits while streaming
+
+
+def _read_response(sock: socket.socket, timeout_s: float) -> bytes:
+    sock.settimeout(timeout_s)
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except (TimeoutError, ConnectionResetError):
+        pass
+    return data
+
+
+def _status(raw: bytes) -> int | None:
+    parts = raw.split(b" ", 2)
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+
+
+def _address(base: str) -> tuple[str, int]:
+    url = httpx.URL(base)
+    return url.host, int(url.port or 80)
+
+
+def test_a_chunked_body_over_the_limit_is_refused_while_it_streams(svc: Svc) -> None:
+    limit = svc.settings.max_body_bytes
+    head = (
+        f"POST /quotes HTTP/1.1\r\nHost: test\r\nX-API-Key: {svc.key.api_key}\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+    piece = b"[" + b"1," * 8191 + b"1]"  # 16 KiB of valid JSON-ish bytes
+    chunk = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+    with serve_in_thread(svc.client.app) as base, socket.create_connection(_address(base), timeout=10) as sock:
+        sock.sendall(head)
+        sent = 0
+        raw = b""
+        # stream up to 96 MiB, but look for the answer after every piece: it must come near the limit
+        while sent < 96 * 2**20:
+            try:
+                sock.sendall(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(piece)
+            if sent > limit:
+                raw = _read_response(sock, 0.5)
+                if raw:
+                    break
+            if sent > 4 * limit:
+                break
+        if not raw:
+            raw = _read_response(sock, 5.0)
+    assert _status(raw) == 413, (sent, raw[:200])
+    assert b"payload_too_large" in raw or b"content-length" in raw.lower()
+    assert sent <= 4 * limit, f"the server read {sent} bytes before refusing"
+
+
+@pytest.mark.parametrize("shape", ["one_huge_header", "many_headers"])
+def test_headers_over_the_limit_are_refused_with_431_while_they_stream(svc: Svc, shape: str) -> None:
+    limit = getattr(svc.settings, "max_header_bytes", 16_384)
+    with serve_in_thread(svc.client.app) as base:
+        sock = socket.create_connection(_address(base), timeout=10)
+        sock.sendall(b"GET /markets HTTP/1.1\r\nHost: test\r\n")
+        sent = 0
+        raw = b""
+        while sent < 8 * 2**20:
+            if shape == "one_huge_header":
+                piece = (b"X-Big: " if sent == 0 else b"") + b"a" * 4096
+            else:
+                piece = f"X-H{sent}: {'b' * 100}\r\n".encode()
+            try:
+                sock.sendall(piece)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(piece)
+            if sent > 2 * limit:
+                raw = _read_response(sock, 1.0)
+                break
+        if not raw:
+            raw = _read_response(sock, 3.0)
+        sock.close()
+        assert _status(raw) == 431, (sent, raw[:300])
+        # a request with ordinary headers still works
+        r = httpx.get(base + "/markets", headers={**svc.headers, "X-Fine": "c" * 4000}, timeout=10)
+        assert r.status_code == 200
