@@ -38,17 +38,9 @@ from service.server import free_port
 REPO = Path(__file__).resolve().parent.parent
 
 
-def seed_database(
-    url: str,
-    storage_url: str,
-    pricer: EnsemblePricer,
-    *,
-    lp_capital: Decimal = Decimal(1_000_000),
-    rate_per_min: int = 1_000_000,
-    day: date | None = None,
-    key_name: str = "bench",
-    scrypt: apikeys.ScryptParams | None = None,
-) -> CreatedKey:
+def seed_database(url: str, storage_url: str, pricer: EnsemblePricer, *, lp_capital: Decimal = Decimal(1_000_000),
+                  rate_per_min: int = 1_000_000, day: date | None = None, key_name: str = "bench",
+                  scrypt: apikeys.ScryptParams | None = None) -> CreatedKey:
     """Migrate ``url``, store ``pricer`` under ``storage_url``, fund the pool, and create an API key."""
     with psycopg.connect(url) as conn:
         migrate(conn)
@@ -88,13 +80,8 @@ def _source_pricer(url: str, log: Callable[[str], None]) -> tuple[EnsemblePricer
     return synthetic_pricer(1, 135, 10.0, seed=0), SYNTHETIC
 
 
-def quote_benchmark(
-    database_url: str | None = None,
-    requests_per_size: int = 300,
-    concurrent_s: float = 5.0,
-    synthetic: bool = False,
-    log: Callable[[str], None] = print,
-) -> dict[str, Any]:
+def quote_benchmark(database_url: str | None = None, requests_per_size: int = 300, concurrent_s: float = 5.0,
+                    synthetic: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the bench (see the module docstring); returns the figures."""
     from parlay.db.connection import resolve_database_url, temporary_database
 
@@ -107,53 +94,26 @@ def quote_benchmark(
     for t, m in pricer.markets().items():
         clusters.setdefault(m.cluster_id, []).append(t)
     prefix = f"parlay-bench-{uuid.uuid4().hex[:8]}:"
-    with (
-        temporary_database(server_url, prefix="parlay_bench") as url,
-        tempfile.TemporaryDirectory(prefix="parlay-bench-") as storage,
-    ):
+    with temporary_database(server_url, prefix="parlay_bench") as url, \
+            tempfile.TemporaryDirectory(prefix="parlay-bench-") as storage:
         log(f"[bench] pricer: {what}; temporary database and storage")
         key = seed_database(url, storage, pricer)
         port = free_port()
-        env = {
-            **os.environ,
-            "PARLAY_DATABASE_URL": url,
-            "PARLAY_STORAGE_URL": storage,
-            "PARLAY_REDIS_PREFIX": prefix,
-            "PARLAY_SERVICE_LIVE": "false",
-            "PYTHONPATH": str(REPO),
-        }
+        env = {**os.environ, "PARLAY_DATABASE_URL": url, "PARLAY_STORAGE_URL": storage, "PARLAY_REDIS_PREFIX": prefix,
+               "PARLAY_SERVICE_LIVE": "false", "PYTHONPATH": str(REPO)}
         env.pop("PARLAY_SERVICE_DATE", None)
-        cmd = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "service.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ]
-        proc = subprocess.Popen(
-            cmd, env=env, cwd=str(REPO), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
+        cmd = [sys.executable, "-m", "uvicorn", "service.app:create_app", "--factory", "--host", "127.0.0.1",
+               "--port", str(port), "--log-level", "warning", "--no-access-log"]
+        proc = subprocess.Popen(cmd, env=env, cwd=str(REPO), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True)
         base = f"http://127.0.0.1:{port}"
         try:
             health = _wait_healthy(base, proc, api_key=key.api_key)
-            log(
-                f"[bench] service pid {proc.pid} on {base}; redis {health['redis']['mode']}, rate limiting "
-                f"{health['rate_limiting']}"
-            )
+            log(f"[bench] service pid {proc.pid} on {base}; redis {health['redis']['mode']}, rate limiting "
+                f"{health['rate_limiting']}")
             figures = _measure(base, key.api_key, clusters, requests_per_size, concurrent_s, log)
-            figures.update(
-                pricer=what,
-                markets=len(pricer.markets()),
-                redis=health["redis"]["mode"],
-                rate_limiting=health["rate_limiting"],
-            )
+            figures.update(pricer=what, markets=len(pricer.markets()), redis=health["redis"]["mode"],
+                           rate_limiting=health["rate_limiting"])
         finally:
             proc.terminate()
             try:
@@ -164,9 +124,8 @@ def quote_benchmark(
     return figures
 
 
-def _wait_healthy(
-    base: str, proc: subprocess.Popen, timeout_s: float = 60.0, api_key: str | None = None
-) -> dict[str, Any]:
+def _wait_healthy(base: str, proc: subprocess.Popen, timeout_s: float = 60.0,
+                  api_key: str | None = None) -> dict[str, Any]:
     """Wait until the public ``/health`` says ok (a model is loaded); then the ``/health/details`` body when
     ``api_key`` is given, else the public body."""
     deadline = time.monotonic() + timeout_s
@@ -192,14 +151,8 @@ def _wait_healthy(
     raise RuntimeError("the service did not become healthy in time")
 
 
-def _measure(
-    base: str,
-    api_key: str,
-    clusters: dict[str, list[str]],
-    n_requests: int,
-    concurrent_s: float,
-    log: Callable[[str], None],
-) -> dict[str, Any]:
+def _measure(base: str, api_key: str, clusters: dict[str, list[str]], n_requests: int, concurrent_s: float,
+             log: Callable[[str], None]) -> dict[str, Any]:
     headers = {"X-API-Key": api_key}
     rng = random.Random(7)
     out: dict[str, Any] = {"latency_ms": {}}
@@ -215,18 +168,12 @@ def _measure(
                 r = c.post("/quotes", json=body)
                 times.append((time.perf_counter() - t0) * 1000)
                 statuses[r.status_code] += 1
-            fig = {
-                "p50": round(statistics.median(times), 2),
-                "p99": round(_percentile(times, 0.99), 2),
-                "mean": round(statistics.fmean(times), 2),
-                "n": len(times),
-                "statuses": {str(k): v for k, v in sorted(statuses.items())},
-            }
+            fig = {"p50": round(statistics.median(times), 2), "p99": round(_percentile(times, 0.99), 2),
+                   "mean": round(statistics.fmean(times), 2), "n": len(times),
+                   "statuses": {str(k): v for k, v in sorted(statuses.items())}}
             out["latency_ms"][f"{n}_legs"] = fig
-            log(
-                f"[bench] {n:>2} legs: p50 {fig['p50']:.2f} ms  p99 {fig['p99']:.2f} ms  "
-                f"(n={len(times)}, statuses {fig['statuses']})"
-            )
+            log(f"[bench] {n:>2} legs: p50 {fig['p50']:.2f} ms  p99 {fig['p99']:.2f} ms  "
+                f"(n={len(times)}, statuses {fig['statuses']})")
     counts = [0, 0]
     statuses_c: Counter[int] = Counter()
     lock = threading.Lock()
@@ -250,17 +197,10 @@ def _measure(
         t.join()
     elapsed = time.perf_counter() - t0
     qps = sum(counts) / elapsed
-    out["concurrent"] = {
-        "clients": 2,
-        "seconds": round(elapsed, 2),
-        "requests": sum(counts),
-        "quotes_per_s": round(qps, 1),
-        "statuses": {str(k): v for k, v in sorted(statuses_c.items())},
-    }
-    log(
-        f"[bench] 2 concurrent clients (mixed 2/5/10 legs): {qps:.0f} quotes/s over {elapsed:.1f} s "
-        f"(statuses {out['concurrent']['statuses']})"
-    )
+    out["concurrent"] = {"clients": 2, "seconds": round(elapsed, 2), "requests": sum(counts),
+                         "quotes_per_s": round(qps, 1), "statuses": {str(k): v for k, v in sorted(statuses_c.items())}}
+    log(f"[bench] 2 concurrent clients (mixed 2/5/10 legs): {qps:.0f} quotes/s over {elapsed:.1f} s "
+        f"(statuses {out['concurrent']['statuses']})")
     return out
 
 

@@ -46,7 +46,8 @@ class LegIn(BaseModel):
 class QuoteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     legs: list[LegIn] = Field(max_length=100, description="the parlay's legs (every one must win)")
-    stake: Decimal = Field(description="dollars the bettor would stake, in whole cents", allow_inf_nan=False)
+    stake: Decimal = Field(description="dollars the bettor would stake, in whole cents",
+                           allow_inf_nan=False)
 
 
 class BetRequest(BaseModel):
@@ -102,13 +103,9 @@ def check_stake(stake: Decimal, settings: ServiceSettings, field: str = "stake")
     if not ok:
         raise ApiError(422, "invalid_stake", f"{field} must be a positive dollar amount in whole cents, got {stake}")
     if stake > settings.max_request_stake:
-        raise ApiError(
-            422,
-            "invalid_stake",
-            f"{field} {stake} is above the request bound "
-            f"{settings.max_request_stake} (the policy maximum is "
-            f"{settings.risk.max_stake})",
-        )
+        raise ApiError(422, "invalid_stake", f"{field} {stake} is above the request bound "
+                                             f"{settings.max_request_stake} (the policy maximum is "
+                                             f"{settings.risk.max_stake})")
     return stake.quantize(CENT)
 
 
@@ -126,9 +123,8 @@ def check_legs(legs: list[LegIn], settings: ServiceSettings) -> tuple[tuple[str,
         if ticker in sides:
             if sides[ticker] == leg.side:
                 raise ApiError(422, "duplicate_legs", f"{ticker} {leg.side} appears twice", {"ticker": ticker})
-            raise ApiError(
-                422, "conflicting_sides", f"both sides of {ticker}: they cannot both win", {"ticker": ticker}
-            )
+            raise ApiError(422, "conflicting_sides", f"both sides of {ticker}: they cannot both win",
+                           {"ticker": ticker})
         sides[ticker] = leg.side
         out.append((ticker, leg.side))
     return tuple(out)
@@ -147,14 +143,8 @@ class PricedQuote:
 
 
 class QuoteEngine:
-    def __init__(
-        self,
-        settings: ServiceSettings,
-        pool: ConnectionPool,
-        pricers: Refreshing[LoadedPricer],
-        risk_state: Refreshing[RiskState],
-        snapshot: Refreshing[MarketSnapshot],
-    ) -> None:
+    def __init__(self, settings: ServiceSettings, pool: ConnectionPool, pricers: Refreshing[LoadedPricer],
+                 risk_state: Refreshing[RiskState], snapshot: Refreshing[MarketSnapshot]) -> None:
         self.settings = settings
         self.pool = pool
         self.pricers = pricers
@@ -171,20 +161,17 @@ class QuoteEngine:
         markets = loaded.pricer.markets()
         for t, _ in legs:
             if t not in markets:
-                raise ApiError(422, "unknown_market", f"{t} is not a quotable market (see GET /markets)", {"ticker": t})
+                raise ApiError(422, "unknown_market", f"{t} is not a quotable market (see GET /markets)",
+                               {"ticker": t})
         live = is_live(s.live, loaded.trading_day)
         now = datetime.now(UTC)
         if live:
             age = loaded.age_s(now)
             if age is not None and age > s.max_model_age_s:
-                raise ApiError(
-                    503,
-                    "stale_model",
-                    f"the pricing model {loaded.version} is {age:.0f} s old (limit "
-                    f"{s.max_model_age_s:g} s): refit it (`parlay run --source live`) "
-                    "or raise PARLAY_SERVICE_MAX_MODEL_AGE_S",
-                    headers={"Retry-After": "60"},
-                )
+                raise ApiError(503, "stale_model", f"the pricing model {loaded.version} is {age:.0f} s old (limit "
+                                                   f"{s.max_model_age_s:g} s): refit it (`parlay run --source live`) "
+                                                   "or raise PARLAY_SERVICE_MAX_MODEL_AGE_S",
+                               headers={"Retry-After": "60"})
         snap = self.snapshot.get()
         for t, _ in legs:
             state = snap.markets.get(t)
@@ -198,26 +185,16 @@ class QuoteEngine:
                 ts = state.book_ts if state is not None else None
                 if ts is None or (now - ts).total_seconds() > s.max_market_data_age_s:
                     seen = f"last book at {ts.isoformat()}" if ts else "no book today"
-                    raise ApiError(
-                        503,
-                        "stale_market_data",
-                        f"{t}: {seen}, older than {s.max_market_data_age_s:g} s; check the market-data "
-                        "ingest and retry",
-                        {"ticker": t},
-                        headers={"Retry-After": "30"},
-                    )
+                    raise ApiError(503, "stale_market_data",
+                                   f"{t}: {seen}, older than {s.max_market_data_age_s:g} s; check the market-data "
+                                   "ingest and retry", {"ticker": t}, headers={"Retry-After": "30"})
         try:
             priced = loaded.pricer.quote(legs)
         except UnknownMarket as exc:
             raise ApiError(422, "unknown_market", str(exc), {"ticker": exc.market}) from None
         except ModelNotConverged as exc:
-            raise ApiError(
-                503,
-                exc.code,
-                f"{exc}: no price without a converged model; retry after the next fit",
-                {"cluster_id": exc.cluster_id},
-                headers={"Retry-After": "60"},
-            ) from None
+            raise ApiError(503, exc.code, f"{exc}: no price without a converged model; retry after the next fit",
+                           {"cluster_id": exc.cluster_id}, headers={"Retry-After": "60"}) from None
         except ValueError as exc:
             raise ApiError(422, "invalid_request", str(exc)) from None
         if priced.impossible:
@@ -226,7 +203,8 @@ class QuoteEngine:
         risk = self.risk_state.get()
         defs = with_book_markets(loaded.market_defs, risk.book)
         try:
-            decision = evaluate(legs, stake, priced.probability, priced.uncertainty, risk.book, risk.pool, defs, s.risk)
+            decision = evaluate(legs, stake, priced.probability, priced.uncertainty, risk.book, risk.pool, defs,
+                                s.risk)
         except ValueError as exc:  # e.g. too many variables to decide feasibility
             raise ApiError(422, "invalid_request", str(exc)) from None
         if not decision.accepted:
@@ -237,36 +215,16 @@ class QuoteEngine:
         """Price, store (one insert) and describe a quote."""
         p = self.price(request)
         d = p.decision
-        q = StoredQuote(
-            ledger.new_id("q"),
-            p.legs,
-            p.stake,
-            d.probability,
-            d.uncertainty,
-            d.margin,
-            d.price,
-            d.payout,
-            d.max_stake,
-            p.loaded.version,
-            datetime.now(UTC) + timedelta(seconds=self.settings.quote_ttl_s),
-            api_key_id,
-        )
+        q = StoredQuote(ledger.new_id("q"), p.legs, p.stake, d.probability, d.uncertainty, d.margin, d.price,
+                        d.payout, d.max_stake, p.loaded.version,
+                        datetime.now(UTC) + timedelta(seconds=self.settings.quote_ttl_s), api_key_id)
         with self.pool.connection() as conn:
             ledger.store_quote(conn, q)
         return QuoteOut(
-            quote_id=q.quote_id,
-            legs=_legs_out(q.legs),
-            stake=q.stake,
-            probability=q.probability,
-            uncertainty=q.uncertainty,
-            margin=q.margin,
-            price=q.price,
-            payout=q.payout,
-            max_stake=q.max_stake,
-            expires_at=q.expires_at,
-            model_version=q.model_version,
-            raw_probability=p.priced.raw_probability,
-            leg_probabilities=list(p.priced.leg_probabilities),
+            quote_id=q.quote_id, legs=_legs_out(q.legs), stake=q.stake,
+            probability=q.probability, uncertainty=q.uncertainty, margin=q.margin, price=q.price, payout=q.payout,
+            max_stake=q.max_stake, expires_at=q.expires_at, model_version=q.model_version,
+            raw_probability=p.priced.raw_probability, leg_probabilities=list(p.priced.leg_probabilities),
             members=[MemberOut(name=m.name, probability=m.probability, weight=m.weight) for m in p.priced.members],
         )
 
@@ -285,18 +243,11 @@ class QuoteEngine:
             if quote is None or quote.api_key_id != api_key_id:
                 raise ApiError(404, "unknown_quote", f"no quote {request.quote_id!r} for this key")
             if quote.expires_at <= datetime.now(UTC):
-                raise ApiError(
-                    410,
-                    "quote_expired",
-                    f"quote {quote.quote_id} expired at {quote.expires_at.isoformat()}: ask for a new quote",
-                )
+                raise ApiError(410, "quote_expired", f"quote {quote.quote_id} expired at "
+                                                     f"{quote.expires_at.isoformat()}: ask for a new quote")
             if stake > quote.stake:
-                raise ApiError(
-                    422,
-                    "stake_exceeds_quote",
-                    f"stake {stake} is above the quoted stake {quote.stake}",
-                    {"quoted_stake": str(quote.stake)},
-                )
+                raise ApiError(422, "stake_exceeds_quote", f"stake {stake} is above the quoted stake {quote.stake}",
+                               {"quoted_stake": str(quote.stake)})
             loaded = self.pricers.get()
             check = self._checker(conn, quote, stake, loaded)
             try:
@@ -314,38 +265,28 @@ class QuoteEngine:
 
     def _replay(self, earlier: PlacedBet, request: BetRequest, stake: Decimal) -> BetOut:
         if earlier.quote_id != request.quote_id or earlier.stake != stake:
-            raise ApiError(
-                409,
-                "idempotency_key_reused",
-                f"this idempotency key was used for a different bet ({earlier.bet_id})",
-                {"bet_id": earlier.bet_id},
-            )
+            raise ApiError(409, "idempotency_key_reused", "this idempotency key was used for a different bet "
+                                                          f"({earlier.bet_id})", {"bet_id": earlier.bet_id})
         return _bet_out(earlier, created=False)
 
-    def _checker(
-        self, conn: psycopg.Connection, quote: StoredQuote, stake: Decimal, loaded: LoadedPricer
-    ) -> Callable[[Book, PoolState], RiskDecision]:
+    def _checker(self, conn: psycopg.Connection, quote: StoredQuote, stake: Decimal,
+                 loaded: LoadedPricer) -> Callable[[Book, PoolState], RiskDecision]:
         cfg = self.settings.risk
 
         def check(book: Book, pool: PoolState) -> RiskDecision:
             # inside the placement lock, on the same transaction: the quote's stake is taken at most once
-            row = conn.execute(
-                "SELECT coalesce(sum(stake), 0) FROM ledger.bets WHERE quote_id = %s", (quote.quote_id,)
-            ).fetchone()
+            row = conn.execute("SELECT coalesce(sum(stake), 0) FROM ledger.bets WHERE quote_id = %s",
+                               (quote.quote_id,)).fetchone()
             taken = row[0] if row else Decimal(0)
             # markets of the book or the quote that the current model no longer knows still count
             defs = with_book_markets(loaded.market_defs, Book([*book.bets, BookBet(quote.legs, Decimal(0))]))
             d = evaluate(quote.legs, stake, quote.probability, quote.uncertainty, book, pool, defs, cfg)
             if d.accepted and taken + stake > quote.stake:
-                return _refuse(
-                    d,
-                    "quote_exhausted",
-                    f"quote {quote.quote_id} has {quote.stake - taken} of its stake {quote.stake} left",
-                )
+                return _refuse(d, "quote_exhausted", f"quote {quote.quote_id} has {quote.stake - taken} of its "
+                                                     f"stake {quote.stake} left")
             if d.accepted and d.price != quote.price:
-                return _refuse(
-                    d, "price_changed", f"the price is now {d.price}, the quote said {quote.price}: ask for a new quote"
-                )
+                return _refuse(d, "price_changed", f"the price is now {d.price}, the quote said {quote.price}: "
+                                                   "ask for a new quote")
             return d
 
         return check
@@ -357,14 +298,11 @@ class QuoteEngine:
                 """SELECT b.bet_id, b.quote_id, b.stake, b.price, b.payout, b.state, b.placed_at, b.api_key_id,
                           array_agg(l.market_ticker ORDER BY l.leg_index), array_agg(l.side ORDER BY l.leg_index)
                    FROM ledger.bets b JOIN ledger.bet_legs l USING (bet_id) WHERE b.bet_id = %s
-                   GROUP BY b.bet_id""",
-                (bet_id,),
-            ).fetchone()
+                   GROUP BY b.bet_id""", (bet_id,)).fetchone()
         if row is None or row[7] != api_key_id:
             raise ApiError(404, "unknown_bet", f"no bet {bet_id!r} for this key")
-        bet = PlacedBet(
-            row[0], row[1], row[2], row[3], row[4], row[5], row[6], False, tuple(zip(row[8], row[9], strict=True))
-        )
+        bet = PlacedBet(row[0], row[1], row[2], row[3], row[4], row[5], row[6], False,
+                        tuple(zip(row[8], row[9], strict=True)))
         return _bet_out(bet, created=False)
 
     def markets(self) -> list[dict[str, Any]]:
@@ -373,27 +311,20 @@ class QuoteEngine:
         out = []
         for t, m in sorted(loaded.pricer.markets().items()):
             st = snap.markets.get(t)
-            out.append(
-                {
-                    "ticker": t,
-                    "cluster_id": m.cluster_id,
-                    "event_ticker": m.event_ticker,
-                    "title": m.title,
-                    "yes_sub_title": m.yes_sub_title,
-                    "no_sub_title": m.no_sub_title,
-                    "status": (st.status if st is not None and st.status is not None else m.status),
-                    "close_time": st.close_time.isoformat() if st is not None and st.close_time else m.close_time,
-                    "mid": st.mid if st is not None and st.mid is not None else m.mid,
-                    "book_ts": st.book_ts.isoformat() if st is not None and st.book_ts else None,
-                    "model_probability": m.probability,
-                }
-            )
+            out.append({
+                "ticker": t, "cluster_id": m.cluster_id, "event_ticker": m.event_ticker, "title": m.title,
+                "yes_sub_title": m.yes_sub_title, "no_sub_title": m.no_sub_title,
+                "status": (st.status if st is not None and st.status is not None else m.status),
+                "close_time": st.close_time.isoformat() if st is not None and st.close_time else m.close_time,
+                "mid": st.mid if st is not None and st.mid is not None else m.mid,
+                "book_ts": st.book_ts.isoformat() if st is not None and st.book_ts else None,
+                "model_probability": m.probability,
+            })
         return out
 
 
-def filter_markets(
-    markets: list[dict[str, Any]], search: str | None = None, event_ticker: str | None = None
-) -> list[dict[str, Any]]:
+def filter_markets(markets: list[dict[str, Any]], search: str | None = None,
+                   event_ticker: str | None = None) -> list[dict[str, Any]]:
     """The markets of ``event_ticker`` (any case) whose ticker, event ticker, title or side titles contain every
     word of ``search`` (any case)."""
     words = (search or "").casefold().split()
@@ -414,19 +345,8 @@ def _legs_out(legs: tuple[tuple[str, str], ...]) -> list[LegIn]:
 
 
 def _refuse(d: RiskDecision, rule: str, reason: str) -> RiskDecision:
-    return RiskDecision(
-        False,
-        rule,
-        reason,
-        d.probability,
-        d.uncertainty,
-        d.margin,
-        d.price,
-        d.payout,
-        d.max_stake,
-        d.worst_case_payout,
-        d.worst_case_exact,
-    )
+    return RiskDecision(False, rule, reason, d.probability, d.uncertainty, d.margin, d.price, d.payout, d.max_stake,
+                        d.worst_case_payout, d.worst_case_exact)
 
 
 def _bet_by_key(conn: psycopg.Connection, api_key_id: str, key: str) -> PlacedBet | None:
@@ -434,25 +354,14 @@ def _bet_by_key(conn: psycopg.Connection, api_key_id: str, key: str) -> PlacedBe
         """SELECT b.bet_id, b.quote_id, b.stake, b.price, b.payout, b.state, b.placed_at,
                   array_agg(l.market_ticker ORDER BY l.leg_index), array_agg(l.side ORDER BY l.leg_index)
            FROM ledger.bets b JOIN ledger.bet_legs l USING (bet_id)
-           WHERE b.api_key_id = %s AND b.idempotency_key = %s GROUP BY b.bet_id""",
-        (api_key_id, key),
-    ).fetchone()
+           WHERE b.api_key_id = %s AND b.idempotency_key = %s GROUP BY b.bet_id""", (api_key_id, key)).fetchone()
     if row is None:
         return None
-    return PlacedBet(
-        row[0], row[1], row[2], row[3], row[4], row[5], row[6], False, tuple(zip(row[7], row[8], strict=True))
-    )
+    return PlacedBet(row[0], row[1], row[2], row[3], row[4], row[5], row[6], False,
+                     tuple(zip(row[7], row[8], strict=True)))
 
 
 def _bet_out(bet: PlacedBet, created: bool | None = None) -> BetOut:
-    return BetOut(
-        bet_id=bet.bet_id,
-        quote_id=bet.quote_id,
-        legs=_legs_out(bet.legs),
-        stake=bet.stake,
-        price=bet.price,
-        payout=bet.payout,
-        state=bet.state,
-        placed_at=bet.placed_at,
-        created=bet.created if created is None else created,
-    )
+    return BetOut(bet_id=bet.bet_id, quote_id=bet.quote_id, legs=_legs_out(bet.legs),
+                  stake=bet.stake, price=bet.price, payout=bet.payout, state=bet.state, placed_at=bet.placed_at,
+                  created=bet.created if created is None else created)

@@ -158,17 +158,10 @@ def load_pricer_state(pool: ConnectionPool, loader: PricerLoader) -> LoadedPrice
             raise ApiError(503, "pricer_unavailable", f"{exc}") from None
         meta = None
         with contextlib.suppress(psycopg.errors.UndefinedTable):
-            meta = conn.execute(
-                "SELECT trading_day, created_at FROM pricing.ensembles WHERE ensemble_version = %s", (pricer.version,)
-            ).fetchone()
-    return LoadedPricer(
-        pricer,
-        pricer.version,
-        meta[0] if meta else None,
-        meta[1] if meta else None,
-        datetime.now(UTC),
-        pricer_market_defs(pricer),
-    )
+            meta = conn.execute("SELECT trading_day, created_at FROM pricing.ensembles WHERE ensemble_version = %s",
+                                (pricer.version,)).fetchone()
+    return LoadedPricer(pricer, pricer.version, meta[0] if meta else None, meta[1] if meta else None,
+                        datetime.now(UTC), pricer_market_defs(pricer))
 
 
 # ----------------------------------------------------------------------------- risk state
@@ -209,12 +202,8 @@ class MarketSnapshot:
         def iso(d: datetime | None) -> str | None:
             return d.isoformat() if d else None
 
-        return json.dumps(
-            {
-                "taken_at": self.taken_at.isoformat(),
-                "markets": {t: [m.status, iso(m.close_time), iso(m.book_ts), m.mid] for t, m in self.markets.items()},
-            }
-        ).encode()
+        return json.dumps({"taken_at": self.taken_at.isoformat(), "markets": {
+            t: [m.status, iso(m.close_time), iso(m.book_ts), m.mid] for t, m in self.markets.items()}}).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> MarketSnapshot:
@@ -223,11 +212,8 @@ class MarketSnapshot:
         def dt(s: str | None) -> datetime | None:
             return datetime.fromisoformat(s) if s else None
 
-        return cls(
-            {t: MarketState(v[0], dt(v[1]), dt(v[2]), v[3]) for t, v in raw["markets"].items()},
-            datetime.fromisoformat(raw["taken_at"]),
-            "redis",
-        )
+        return cls({t: MarketState(v[0], dt(v[1]), dt(v[2]), v[3]) for t, v in raw["markets"].items()},
+                   datetime.fromisoformat(raw["taken_at"]), "redis")
 
 
 def query_snapshot(conn: psycopg.Connection, tickers: list[str], day: date | None) -> dict[str, MarketState]:
@@ -235,15 +221,13 @@ def query_snapshot(conn: psycopg.Connection, tickers: list[str], day: date | Non
     out: dict[str, dict[str, Any]] = {}
     try:
         for t, status, close_time in conn.execute(
-            "SELECT ticker, status, close_time FROM raw.markets WHERE ticker = ANY(%s)", (tickers,)
-        ):
+                "SELECT ticker, status, close_time FROM raw.markets WHERE ticker = ANY(%s)", (tickers,)):
             out.setdefault(t, {}).update(status=status, close_time=close_time)
         if day is not None:
             rows = conn.execute(
                 """SELECT DISTINCT ON (market_ticker) market_ticker, ts, yes_bid, no_bid FROM raw.orderbook_tops
                    WHERE trading_day = %s AND market_ticker = ANY(%s) ORDER BY market_ticker, ts DESC""",
-                (day, tickers),
-            )
+                (day, tickers))
             for t, ts, yes_bid, no_bid in rows:
                 mid = None
                 if yes_bid is not None and no_bid is not None:
