@@ -78,7 +78,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "conflicting_sides": (422, "both sides of one market"),
     "unknown_market": (422, "a ticker the pricer does not know"),
     "stake_exceeds_quote": (422, "the bet's stake is above the quoted stake"),
-    "rate_limited": (429, "over the key's rate limit; see Retry-After"),
+    "rate_limited": (429, "over a rate limit (the key's, failed authentications, public health); see Retry-After"),
     "internal_error": (500, "unexpected failure (logged with the request id)"),
     "database_unavailable": (503, "the ledger database cannot be reached"),
     "rate_limiter_unavailable": (503, "Redis (rate limits) cannot be reached; see Retry-After"),
