@@ -268,21 +268,26 @@ async function testConnection(msg) {
       : health.error.message);
     return done();
   }
+  // the public /health says only ok, degraded or down; the rest is behind the key at /health/details
+  let details = h;
+  if (apiKey) {
+    const d = await call("/health/details", {apiUrl, apiKey});
+    if (d.ok && d.data && typeof d.data === "object") details = d.data;
+  }
   if (h.status === "ok") say("ok", `Reached the API at ${apiUrl}: status ok.`);
   else {
-    const db = h.database && h.database.ok === false ? ` The database is down (${h.database.error ?? "no answer"}).`
-      : "";
+    const db = details.database && details.database.ok === false
+      ? ` The database is down (${details.database.error ?? "no answer"}).` : "";
     say(h.status === "down" ? "error" : "warn", `Reached the API at ${apiUrl}, but its status is "${h.status}".${db}`);
   }
-  if (h.model) {
-    if (h.model.loaded) {
-      const day = h.model.trading_day ? `, trading day ${h.model.trading_day}` : "";
-      say("ok", `Pricing model ${h.model.version} is loaded (${h.model.markets} markets${day}).`);
+  if (details.model) {
+    if (details.model.loaded) {
+      const day = details.model.trading_day ? `, trading day ${details.model.trading_day}` : "";
+      say("ok", `Pricing model ${details.model.version} is loaded (${details.model.markets} markets${day}).`);
     } else {
-      say("error", `No pricing model is loaded (${h.model.error ?? "none stored"}): run \`parlay run\` first.`);
+      say("error", `No pricing model is loaded (${details.model.error ?? "none stored"}): run \`parlay run\` first.`);
     }
   }
-  let details = h;
   if (!apiKey) {
     say("error", "No API key: create one with `parlay api-key create --name me` and paste it above.");
   } else {
@@ -293,10 +298,6 @@ async function testConnection(msg) {
       say("error", "Wrong API key: the API does not know it, or it was revoked. Create one with " +
         "`parlay api-key create --name me` and paste it above.");
     } else say("error", `The key could not be checked: ${m.error.message}`);
-    if (h.rate_limiting === undefined) {
-      const d = await call("/health/details", {apiUrl, apiKey});
-      if (d.ok) details = d.data;
-    }
   }
   if (details.rate_limiting === "on") say("ok", "Rate limiting is on (Redis): each key is held to its limit.");
   else if (details.rate_limiting === "off") {

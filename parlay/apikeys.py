@@ -65,8 +65,7 @@ def _b64(data: bytes) -> str:
 
 def _scrypt(secret: str, salt: bytes, log2_n: int, r: int, p: int, dklen: int) -> bytes:
     n = 1 << log2_n
-    return hashlib.scrypt(secret.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=dklen,
-                          maxmem=256 * r * n + (1 << 20))
+    return hashlib.scrypt(secret.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=dklen, maxmem=256 * r * n + (1 << 20))
 
 
 def hash_secret(secret: str, params: ScryptParams | None = None, salt: bytes | None = None) -> str:
@@ -142,18 +141,61 @@ def lookup(conn: psycopg.Connection, key_id: str) -> tuple[ApiKeyRecord, str] | 
     return ApiKeyRecord(row[0], row[1], int(row[2]), row[3] is not None), row[4]
 
 
+_DUMMY_HASH: list[str] = []
+
+
+def dummy_hash() -> str:
+    """A stored-form hash of a random secret, at the default cost: what an unknown key id is checked
+    against, so that rejecting it takes as long as rejecting a wrong secret of a real key."""
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(hash_secret(secrets.token_urlsafe(32)))
+    return _DUMMY_HASH[0]
+
+
 def authenticate(conn: psycopg.Connection, api_key: str) -> ApiKeyRecord | None:
-    """The key's record when ``api_key`` is well formed, known, not revoked and its secret matches."""
+    """The key's record when ``api_key`` is well formed, known, not revoked and its secret matches.
+
+    A well-formed key always costs one scrypt hash, whether its id is known, unknown or revoked, so the
+    time to refuse says nothing about which."""
     parts = split_key(api_key)
     if parts is None:
         return None
     found = lookup(conn, parts[0])
-    if found is None:
+    matches = verify_secret(parts[1], found[1] if found is not None else dummy_hash())
+    if found is None or found[0].revoked or not matches:
         return None
-    record, stored = found
-    if record.revoked or not verify_secret(parts[1], stored):
+    return found[0]
+
+
+@dataclass(frozen=True)
+class ApiKeyInfo:
+    """A stored key as ``parlay api-key list`` shows it: never the secret, never its hash."""
+
+    key_id: str
+    name: str
+    rate_per_min: int
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def list_keys(conn: psycopg.Connection, active_only: bool = False) -> list[ApiKeyInfo]:
+    """Every stored key, oldest first (only the unrevoked ones with ``active_only``)."""
+    rows = conn.execute(
+        "SELECT key_id, name, rate_per_min, created_at, revoked_at FROM ledger.api_keys"
+        + (" WHERE revoked_at IS NULL" if active_only else "")
+        + " ORDER BY created_at, key_id"
+    ).fetchall()
+    return [ApiKeyInfo(r[0], r[1], int(r[2]), r[3], r[4]) for r in rows]
+
+
+def current_record(conn: psycopg.Connection, key_id: str) -> ApiKeyRecord | None:
+    """The key's record as stored now (name, rate, revocation), without its hash: one primary-key read."""
+    row = conn.execute(
+        "SELECT key_id, name, rate_per_min, revoked_at FROM ledger.api_keys WHERE key_id = %s", (key_id,)
+    ).fetchone()
+    if row is None:
         return None
-    return record
+    return ApiKeyRecord(row[0], row[1], int(row[2]), row[3] is not None)
 
 
 def revoke(conn: psycopg.Connection, key_id: str, at: datetime | None = None) -> bool:

@@ -425,6 +425,7 @@ def serve(
     from parlay.db.connection import connect, redact, resolve_database_url
     from parlay.db.migrate import migrate
     from service.app import create_app
+    from service.server import uvicorn_limits
     from service.settings import ServiceSettings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -446,7 +447,7 @@ def serve(
     api = create_app(settings)
     sigterm_as_interrupt()
     try:
-        uvicorn.run(api, host=host, port=port, log_level="info")
+        uvicorn.run(api, host=host, port=port, log_level="info", **uvicorn_limits(api))
     except KeyboardInterrupt:
         pass
     finally:
@@ -562,6 +563,52 @@ def api_key_create(
     err(f"[parlay] created key {key.key_id} ({key.rate_per_min}/min). The secret is shown once: store it now.")
     print(json.dumps({"key_id": key.key_id, "name": key.name, "rate_per_min": key.rate_per_min,
                       "api_key": key.api_key}), flush=True)
+
+
+@api_key_app.command("list")
+def api_key_list(
+    active: Annotated[bool, typer.Option("--active", help="only keys that are not revoked")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List the stored keys, one JSON object a line (key id, name, rate, created, revoked; never a secret)."""
+    from parlay.apikeys import list_keys
+    from parlay.db.connection import connect
+    from parlay.db.migrate import migrate
+
+    try:
+        with connect(database_url) as conn:
+            migrate(conn)
+            keys = list_keys(conn, active_only=active)
+    except (RuntimeError, ValueError) as exc:
+        fail(str(exc))
+    for k in keys:
+        print(json.dumps({"key_id": k.key_id, "name": k.name, "rate_per_min": k.rate_per_min,
+                          "created_at": k.created_at.isoformat(),
+                          "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None}), flush=True)
+    err(f"[parlay] {len(keys)} key(s)" + (" not revoked" if active else ""))
+
+
+@api_key_app.command("revoke")
+def api_key_revoke(
+    key_id: Annotated[str, typer.Argument(help="the key's public id, pk_…")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Revoke a key: the running API refuses it from its next request on."""
+    from parlay.apikeys import current_record, revoke
+    from parlay.db.connection import connect
+    from parlay.db.migrate import migrate
+
+    key_id = key_id.strip().split(".", 1)[0]  # a full key pasted by mistake: keep only its public id
+    try:
+        with connect(database_url) as conn:
+            migrate(conn)
+            done = revoke(conn, key_id)
+            record = None if done else current_record(conn, key_id)
+    except (RuntimeError, ValueError) as exc:
+        fail(str(exc))
+    if not done:
+        fail(f"key {key_id} is already revoked" if record is not None else f"no key {key_id}")
+    err(f"[parlay] revoked key {key_id}")
 
 
 # ----------------------------------------------------------------------------- db

@@ -20,6 +20,7 @@ be established stays ``pending`` with a reason, and is looked up before any resu
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import os
 import threading
@@ -28,6 +29,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Protocol, runtime_checkable
+
+import httpx
 
 from models.hedging import NO, YES, Ask, HedgeOrder
 from parlay.kalshi.client import BASE_URLS, KalshiClient
@@ -67,6 +70,53 @@ LIVE_STATES = frozenset({PENDING, SUBMITTED, RESTING, PARTIALLY_FILLED})  # may 
 
 class ExecutionConfigError(RuntimeError):
     """The execution venue is misconfigured; the message says what to set (never a secret)."""
+
+
+# Where orders can go without moving real money. Every other host counts as production.
+DEMO_HOSTS = frozenset({httpx.URL(BASE_URLS["demo"]).host, "demo-api.kalshi.co"})
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+# The hosts Kalshi serves production order entry from (kept for the messages; the rule is the allow-list).
+PRODUCTION_HOSTS = frozenset(
+    {"external-api.kalshi.com", "api.elections.kalshi.com", "trading-api.kalshi.com", "api.kalshi.com"}
+)
+TARGET_DEMO, TARGET_LOCAL, TARGET_PRODUCTION = "demo", "local", "production"
+
+
+def request_host(base_url: str) -> str | None:
+    """The host requests to ``base_url`` actually go to, normalized the way DNS sees it (case, trailing
+    dots and surrounding whitespace dropped; userinfo and port ignored), or None when there is none."""
+    try:
+        url = httpx.URL(base_url.strip())
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return None
+    host = (url.host or "").strip().lower().rstrip(".")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host or None
+
+
+def execution_target(base_url: str) -> str:
+    """``demo`` for a known demo host, ``local`` for an explicit local test URL (localhost, 127.0.0.1,
+    ::1 over http or https), else ``production``: anything unknown can move real money."""
+    host = request_host(base_url)
+    if host is None:
+        return TARGET_PRODUCTION
+    try:
+        scheme = httpx.URL(base_url.strip()).scheme.lower()
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return TARGET_PRODUCTION
+    if scheme not in ("http", "https"):
+        return TARGET_PRODUCTION
+    if host in DEMO_HOSTS:
+        return TARGET_DEMO
+    if host in LOCAL_HOSTS:
+        return TARGET_LOCAL
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return TARGET_LOCAL
+    except ValueError:
+        pass
+    return TARGET_PRODUCTION
 
 
 @dataclass(frozen=True)
@@ -178,8 +228,15 @@ class PaperVenue:
 
     def _execute(self, order: HedgeOrder) -> VenueOrder:
         base = VenueOrder(
-            order.client_order_id, f"paper-{order.client_order_id}", CANCELED, Decimal(0), order.market_ticker,
-            order.side, order.action, Decimal(order.count), order.limit_price,
+            order.client_order_id,
+            f"paper-{order.client_order_id}",
+            CANCELED,
+            Decimal(0),
+            order.market_ticker,
+            order.side,
+            order.action,
+            Decimal(order.count),
+            order.limit_price,
         )
         if order.side not in (YES, NO) or order.action not in ("buy", "sell") or order.count <= 0:
             return replace(base, state=REJECTED, reason="invalid order (side, action or count)")
@@ -246,8 +303,14 @@ class OrderLimits:
 
 
 # Failures after which the order may or may not exist on the exchange.
-_AMBIGUOUS = (KalshiRetriesExhausted, KalshiServerError, KalshiRateLimited, KalshiTransportError, KalshiBadResponse,
-              KalshiConflict)
+_AMBIGUOUS = (
+    KalshiRetriesExhausted,
+    KalshiServerError,
+    KalshiRateLimited,
+    KalshiTransportError,
+    KalshiBadResponse,
+    KalshiConflict,
+)
 
 
 def _state_of(rec: KalshiOrder) -> tuple[str, str | None]:
@@ -270,8 +333,9 @@ def _venue_order(rec: KalshiOrder, coid: str) -> VenueOrder:
     count = rec.initial_count
     if count is None:
         count = (rec.fill_count or Decimal(0)) + (rec.remaining_count or Decimal(0))
-    return VenueOrder(coid, rec.order_id, state, rec.fill_count or Decimal(0), rec.ticker, rec.side, rec.action,
-                      count, price, reason)
+    return VenueOrder(
+        coid, rec.order_id, state, rec.fill_count or Decimal(0), rec.ticker, rec.side, rec.action, count, price, reason
+    )
 
 
 class KalshiVenue:
@@ -289,6 +353,11 @@ class KalshiVenue:
             raise ValueError(f"Kalshi venue name must be 'demo' or 'prod', got {name!r}")
         if name == "prod" and limits is None:
             raise ExecutionConfigError("the prod venue needs OrderLimits (max contracts per order, max notional)")
+        if name == "demo" and execution_target(client.base_url) == TARGET_PRODUCTION:
+            raise ExecutionConfigError(
+                f"the demo venue's client sends orders to {request_host(client.base_url) or 'an unknown host'}, "
+                "which is not a known demo host or a local test URL; use the prod venue with its limits"
+            )
         self.name = name
         self.client = client
         self.limits = limits
@@ -328,18 +397,31 @@ class KalshiVenue:
         if self.limits is None:
             return None
         if order.count > self.limits.max_order_contracts:
-            return (f"{order.count} contracts exceed the per-order limit {self.limits.max_order_contracts} "
-                    f"({ENV_PROD_MAX_ORDER_CONTRACTS})")
+            return (
+                f"{order.count} contracts exceed the per-order limit {self.limits.max_order_contracts} "
+                f"({ENV_PROD_MAX_ORDER_CONTRACTS})"
+            )
         notional = Decimal(order.count) * order.limit_price
         if self._sent_notional + notional > self.limits.max_notional:
-            return (f"notional {self._sent_notional + notional} would exceed the limit {self.limits.max_notional} "
-                    f"({ENV_PROD_MAX_NOTIONAL})")
+            return (
+                f"notional {self._sent_notional + notional} would exceed the limit {self.limits.max_notional} "
+                f"({ENV_PROD_MAX_NOTIONAL})"
+            )
         return None
 
     def submit(self, order: HedgeOrder) -> VenueOrder:
         coid = order.client_order_id
-        base = VenueOrder(coid, None, PENDING, Decimal(0), order.market_ticker, order.side, order.action,
-                          Decimal(order.count), order.limit_price)
+        base = VenueOrder(
+            coid,
+            None,
+            PENDING,
+            Decimal(0),
+            order.market_ticker,
+            order.side,
+            order.action,
+            Decimal(order.count),
+            order.limit_price,
+        )
         with self._lock:
             known = coid in self._exchange_ids
             self._tickers.setdefault(coid, order.market_ticker)
@@ -350,8 +432,13 @@ class KalshiVenue:
             return replace(base, state=REJECTED, reason=f"not sent: {problem}")
         try:
             rec = self.client.create_order(
-                order.market_ticker, order.side, order.action, order.count, order.limit_price,
-                client_order_id=coid, time_in_force=self.time_in_force,
+                order.market_ticker,
+                order.side,
+                order.action,
+                order.count,
+                order.limit_price,
+                client_order_id=coid,
+                time_in_force=self.time_in_force,
             )
         except _AMBIGUOUS as exc:
             # The order may have been taken: find it by client_order_id before anyone sends it again.
@@ -359,13 +446,19 @@ class KalshiVenue:
             try:
                 found = self._find(coid)
             except KalshiError as lookup_exc:
-                return replace(base, reason=f"submit failed ({_brief(exc)}); look-up failed too "
-                                            f"({_brief(lookup_exc)}): look up before resubmitting")
+                return replace(
+                    base,
+                    reason=f"submit failed ({_brief(exc)}); look-up failed too "
+                    f"({_brief(lookup_exc)}): look up before resubmitting",
+                )
             if found is not None:
                 self._count_notional(order)
                 return _venue_order(found, coid)
-            return replace(base, reason=f"submit failed ({_brief(exc)}); not found on the exchange: "
-                                        "safe to resubmit with the same client_order_id")
+            return replace(
+                base,
+                reason=f"submit failed ({_brief(exc)}); not found on the exchange: "
+                "safe to resubmit with the same client_order_id",
+            )
         except (KalshiHTTPError, KalshiAuthError, KalshiConfigError, ValueError, TypeError) as exc:
             return replace(base, state=REJECTED, reason=f"rejected: {_brief(exc)}")
         self._remember(coid, rec)
@@ -408,10 +501,19 @@ class KalshiVenue:
             if coid is None:
                 continue
             price = rec.yes_price if rec.side == YES else rec.no_price
-            out.append(VenueFill(
-                rec.fill_id, coid, rec.ticker, rec.side, rec.action, rec.count, price,
-                rec.fee if rec.fee is not None else Decimal(0), rec.ts or datetime.now(UTC),
-            ))
+            out.append(
+                VenueFill(
+                    rec.fill_id,
+                    coid,
+                    rec.ticker,
+                    rec.side,
+                    rec.action,
+                    rec.count,
+                    price,
+                    rec.fee if rec.fee is not None else Decimal(0),
+                    rec.ts or datetime.now(UTC),
+                )
+            )
         return out
 
 
@@ -456,8 +558,10 @@ def venue_from_env(
     """The venue named by ``PARLAY_EXECUTION_VENUE`` (paper | demo | prod; default paper).
 
     * paper: a :class:`PaperVenue` over ``book_source``;
-    * demo: a :class:`KalshiVenue` on Kalshi's demo host (``PARLAY_KALSHI_BASE_URL`` may point it at a
-      proxy or a test server, never at the production host); limits apply when configured;
+    * demo: a :class:`KalshiVenue` on Kalshi's demo host; ``PARLAY_KALSHI_BASE_URL`` may point it at
+      another known demo host or at a local test server (localhost, 127.0.0.1, ::1). Any other host,
+      however it is spelled (case, port, trailing dot, whitespace), counts as production and is refused
+      here; limits apply when configured;
     * prod: needs ``PARLAY_ALLOW_PROD_TRADING=1`` and both ``PARLAY_PROD_MAX_ORDER_CONTRACTS`` and
       ``PARLAY_PROD_MAX_NOTIONAL``, and Kalshi credentials.
 
@@ -481,8 +585,7 @@ def venue_from_env(
         if max_notional is None:
             missing.append(f"{ENV_PROD_MAX_NOTIONAL}=<dollars>")
         if missing:
-            raise ExecutionConfigError(
-                f"{ENV_VENUE}=prod trades real money; to enable it set {', '.join(missing)}")
+            raise ExecutionConfigError(f"{ENV_VENUE}=prod trades real money; to enable it set {', '.join(missing)}")
     kwargs = dict(client_kwargs)
     kwargs["env"] = name
     if name == "prod":
@@ -491,21 +594,40 @@ def venue_from_env(
         client = KalshiClient.from_env(env, **kwargs)
     except KalshiConfigError as exc:
         raise ExecutionConfigError(f"Kalshi client for the {name} venue: {exc}") from None
-    if name == "demo" and client.base_url.rstrip("/") == BASE_URLS["prod"]:
+    if name == "demo" and execution_target(client.base_url) == TARGET_PRODUCTION:
+        host = request_host(client.base_url) or "an unparseable URL"
         client.close()
         raise ExecutionConfigError(
-            f"{ENV_VENUE}=demo but PARLAY_KALSHI_BASE_URL points at the production host; "
-            f"use {ENV_VENUE}=prod (with its limits) or unset PARLAY_KALSHI_BASE_URL")
+            f"{ENV_VENUE}=demo but PARLAY_KALSHI_BASE_URL points at {host}, which is not a known demo host or a "
+            f"local test URL and so counts as the production host; use {ENV_VENUE}=prod (with "
+            f"{ENV_ALLOW_PROD}=1 and both limits) or unset PARLAY_KALSHI_BASE_URL"
+        )
     if not client.has_credentials:
         client.close()
         raise ExecutionConfigError(
             f"the {name} venue places orders and needs Kalshi credentials: set KALSHI_API_KEY_ID and "
-            "KALSHI_PRIVATE_KEY_PATH (or KALSHI_PRIVATE_KEY_PEM)")
+            "KALSHI_PRIVATE_KEY_PATH (or KALSHI_PRIVATE_KEY_PEM)"
+        )
     return KalshiVenue(client, name, limits=limits)
 
 
 __all__ = [
-    "CANCELED", "FILLED", "LIVE_STATES", "ORDER_STATES", "PARTIALLY_FILLED", "PENDING", "REJECTED", "RESTING",
-    "SUBMITTED", "ExecutionConfigError", "KalshiVenue", "OrderLimits", "PaperVenue", "Venue", "VenueFill",
-    "VenueOrder", "taker_fee", "venue_from_env",
+    "CANCELED",
+    "FILLED",
+    "LIVE_STATES",
+    "ORDER_STATES",
+    "PARTIALLY_FILLED",
+    "PENDING",
+    "REJECTED",
+    "RESTING",
+    "SUBMITTED",
+    "ExecutionConfigError",
+    "KalshiVenue",
+    "OrderLimits",
+    "PaperVenue",
+    "Venue",
+    "VenueFill",
+    "VenueOrder",
+    "taker_fee",
+    "venue_from_env",
 ]

@@ -108,7 +108,7 @@ def quote_benchmark(database_url: str | None = None, requests_per_size: int = 30
                                 text=True)
         base = f"http://127.0.0.1:{port}"
         try:
-            health = _wait_healthy(base, proc)
+            health = _wait_healthy(base, proc, api_key=key.api_key)
             log(f"[bench] service pid {proc.pid} on {base}; redis {health['redis']['mode']}, rate limiting "
                 f"{health['rate_limiting']}")
             figures = _measure(base, key.api_key, clusters, requests_per_size, concurrent_s, log)
@@ -124,21 +124,30 @@ def quote_benchmark(database_url: str | None = None, requests_per_size: int = 30
     return figures
 
 
-def _wait_healthy(base: str, proc: subprocess.Popen, timeout_s: float = 60.0) -> dict[str, Any]:
+def _wait_healthy(base: str, proc: subprocess.Popen, timeout_s: float = 60.0,
+                  api_key: str | None = None) -> dict[str, Any]:
+    """Wait until the public ``/health`` says ok (a model is loaded); then the ``/health/details`` body when
+    ``api_key`` is given, else the public body."""
     deadline = time.monotonic() + timeout_s
     with httpx.Client(base_url=base, timeout=5.0) as c:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 tail = (proc.stderr.read() if proc.stderr else "")[-2000:]
                 raise RuntimeError(f"the service exited ({proc.returncode}): {tail}")
+            pause = 0.25
             try:
                 r = c.get("/health")
-                body = r.json()
-                if r.status_code == 200 and body["model"].get("loaded"):
-                    return body
+                if r.status_code == 200 and r.json().get("status") == "ok":
+                    if api_key is None:
+                        return dict(r.json())
+                    d = c.get("/health/details", headers={"X-API-Key": api_key})
+                    if d.status_code == 200:
+                        return dict(d.json())
+                if r.status_code == 429:
+                    pause = float(r.headers.get("Retry-After", "1"))
             except httpx.HTTPError:
                 pass
-            time.sleep(0.1)
+            time.sleep(pause)
     raise RuntimeError("the service did not become healthy in time")
 
 

@@ -4,7 +4,7 @@
 ``PARLAY_DATABASE_URL``            Postgres (ledger, marts); unset: the embedded server.
 ``PARLAY_REDIS_URL``               Redis for rate limits and the cache; unset: a private redis-server
                                    under ``.data/redis``; when that cannot start either, rate limiting
-                                   and the cache are off (said at startup and by ``/health``).
+                                   and the cache are off (said at startup and by ``/health/details``).
 ``PARLAY_REDIS_PREFIX``            Prefix of every Redis key (default ``parlay:``).
 ``PARLAY_STORAGE_URL``             Object storage the pricer loads fitted models from.
 ``PARLAY_SERVICE_DATE``            Trading day to quote (default: the newest day of
@@ -16,6 +16,11 @@
 ``PARLAY_SERVICE_LAST_LOOK_TOLERANCE``  Largest move of the fair probability between quote and bet that
                                    still takes the bet (default 0.02); beyond it: ``price_moved``.
 ``PARLAY_SERVICE_DB_POOL``         Database connections held by the service (default 10).
+``PARLAY_SERVICE_HEALTH_RATE_PER_MIN`` Public ``/health`` checks per client address a minute (default 60).
+``PARLAY_SERVICE_QUOTE_TIMEOUT_S`` Every request but ``POST /bets`` answers within this (default 2 s): 503
+                                   ``database_unavailable`` when the database holds it longer.
+``PARLAY_SERVICE_BET_TIMEOUT_S``   The same bound for ``POST /bets`` (default 10 s).
+``PARLAY_SERVICE_STATEMENT_TIMEOUT_S`` ``statement_timeout`` of the service's connections (default 5 s).
 ``PARLAY_SERVICE_AS_OF``           Replay: quote as of this ISO instant (markets open or closed as they
                                    were then); with ``PARLAY_SERVICE_DATE`` it quotes a past day.
 ``PARLAY_SERVICE_LIVE``            ``true``/``false``: wall-clock staleness checks on or off (default: on
@@ -96,9 +101,17 @@ class ServiceSettings:
     risk_state_ttl_s: float = 1.0  # the open book / pool state quotes are sized against (bets re-check live)
     rate_burst_s: float = 10.0  # a key's bucket holds this many seconds of its rate (at least one request)
     db_pool_size: int = 10
-    db_timeout_s: float = 10.0
-    auth_cache_ttl_s: float = 30.0  # a revoked key stops working within this many seconds
+    db_timeout_s: float = 10.0  # longest wait for a free pooled connection
+    db_statement_timeout_s: float = 5.0  # statement_timeout of every service connection
+    quote_timeout_s: float = 2.0  # every request but POST /bets answers within this (503 database_unavailable)
+    bet_timeout_s: float = 10.0  # POST /bets answers within this (placements queue on the ledger's lock)
+    auth_cache_ttl_s: float = 30.0  # a verified secret is not hashed again for this long (revocation is read live)
+    auth_max_failures_per_key: int = 10  # failed authentications of one key id per window, then 429
+    auth_max_failures_per_client: int = 30  # failed authentications from one client address per window, then 429
+    auth_failure_window_s: float = 60.0
     max_body_bytes: int = 65_536
+    max_header_bytes: int = 16_384  # request line and headers; more is refused with 431 while it streams
+    health_rate_per_min: int = 60  # public /health checks per client address
     rate_limit_retry_after_s: int = 5  # Retry-After sent with 503 when the rate limiter is unreachable
     cors_origins: tuple[str, ...] = ()  # browser origins that get CORS headers; empty: none
     risk: RiskConfig = field(default_factory=RiskConfig)
@@ -114,12 +127,22 @@ class ServiceSettings:
             raise ValueError("last_look_tolerance must be in [0, 1)")
         if self.db_pool_size < 1:
             raise ValueError("db_pool_size must be ≥ 1")
+        if self.auth_max_failures_per_key < 1 or self.auth_max_failures_per_client < 1:
+            raise ValueError("auth_max_failures_per_key and auth_max_failures_per_client must be ≥ 1")
+        if self.quote_timeout_s <= 0 or self.bet_timeout_s <= 0 or self.db_timeout_s <= 0:
+            raise ValueError("quote_timeout_s, bet_timeout_s and db_timeout_s must be positive")
+        if self.db_statement_timeout_s <= 0:
+            raise ValueError("db_statement_timeout_s must be positive")
+        if self.auth_failure_window_s <= 0:
+            raise ValueError("auth_failure_window_s must be positive")
         if not self.redis_prefix or len(self.redis_prefix) > 100:
             raise ValueError("redis_prefix must have 1 to 100 characters")
         for origin in self.cors_origins:
             if not CORS_ORIGIN.match(origin):
-                raise ValueError(f"CORS origin {origin!r}: expected scheme://host[:port] with no path or wildcard, "
-                                 "e.g. chrome-extension://abcdefghijklmnopabcdefghijklmnop")
+                raise ValueError(
+                    f"CORS origin {origin!r}: expected scheme://host[:port] with no path or wildcard, "
+                    "e.g. chrome-extension://abcdefghijklmnopabcdefghijklmnop"
+                )
 
     @classmethod
     def from_env(cls, **overrides: object) -> ServiceSettings:
@@ -138,6 +161,10 @@ class ServiceSettings:
             "max_market_data_age_s": _float("PARLAY_SERVICE_MAX_DATA_AGE_S", 300.0),
             "db_pool_size": _int("PARLAY_SERVICE_DB_POOL", 10),
             "last_look_tolerance": _float("PARLAY_SERVICE_LAST_LOOK_TOLERANCE", 0.02),
+            "health_rate_per_min": _int("PARLAY_SERVICE_HEALTH_RATE_PER_MIN", 60),
+            "quote_timeout_s": _float("PARLAY_SERVICE_QUOTE_TIMEOUT_S", 2.0),
+            "bet_timeout_s": _float("PARLAY_SERVICE_BET_TIMEOUT_S", 10.0),
+            "db_statement_timeout_s": _float("PARLAY_SERVICE_STATEMENT_TIMEOUT_S", 5.0),
         }
         live = (_env("PARLAY_SERVICE_LIVE") or "auto").lower()
         if live not in ("auto", "true", "false", "1", "0", "yes", "no"):

@@ -57,6 +57,7 @@ const SENTENCES = {
   stale_market_data: (e) => `Market data for ${e.details?.ticker ?? "one of these markets"} is out of date, so ` +
     "it cannot be quoted now. Try again shortly.",
   payload_too_large: "The request was too large for the API.",
+  headers_too_large: "The request's headers were too large for the API.",
   malformed_json: "The API could not read the request.",
   invalid_request: (e) => `The API refused the request as malformed (${e.reason}).`,
   invalid_idempotency_key: "The bet request was malformed. Try again.",

@@ -130,7 +130,7 @@ def parlay_serve(database_url: str, storage_url: str, log: Path, **env: str) -> 
         key = create_api_key(conn, f"extension-test-{uuid.uuid4().hex[:6]}", 100_000, params=ScryptParams(log2_n=10))
     port = free_port()
     environment = {**os.environ, "PARLAY_DATABASE_URL": database_url, "PARLAY_STORAGE_URL": storage_url,
-                   "PYTHONUNBUFFERED": "1", **env}
+                   "PYTHONUNBUFFERED": "1", "PARLAY_SERVICE_HEALTH_RATE_PER_MIN": "6000", **env}
     for name in ("PARLAY_SERVICE_CORS_ORIGINS", "PARLAY_SERVICE_LIVE"):
         if name not in env:
             environment.pop(name, None)
@@ -141,7 +141,7 @@ def parlay_serve(database_url: str, storage_url: str, log: Path, **env: str) -> 
     url = f"http://127.0.0.1:{port}"
     try:
         try:
-            _wait_healthy(url, proc, timeout_s=120)  # until /health says a model is loaded
+            _wait_healthy(url, proc, timeout_s=120, api_key=key.api_key)  # until a model is loaded
         except RuntimeError as exc:
             raise RuntimeError(f"parlay serve: {exc}\n{log.read_text()[-3000:]}") from None
         yield Api(url, key.api_key, key.key_id, database_url, log)

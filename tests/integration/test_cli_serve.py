@@ -33,6 +33,9 @@ def test_serve_stops_its_private_redis_on_shutdown(fresh_database_url: str, tmp_
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "PARLAY_REDIS_URL"}
     env.update(PARLAY_HOME=str(tmp_path), PARLAY_STORAGE_URL=str(tmp_path / "lake"))
+    made = subprocess.run([PARLAY, "api-key", "create", "--name", "serve-test", "--database-url", fresh_database_url],
+                          env=env, capture_output=True, text=True, check=True)
+    api_key = json.loads(made.stdout.strip().splitlines()[-1])["api_key"]
     proc = subprocess.Popen([PARLAY, "serve", "--port", str(port), "--database-url", fresh_database_url], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -40,7 +43,8 @@ def test_serve_stops_its_private_redis_on_shutdown(fresh_database_url: str, tmp_
         health = None
         while time.monotonic() < deadline and proc.poll() is None:
             try:
-                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).json()
+                health = httpx.get(f"http://127.0.0.1:{port}/health/details", headers={"X-API-Key": api_key},
+                                   timeout=2).json()
                 break
             except httpx.HTTPError:
                 time.sleep(0.5)

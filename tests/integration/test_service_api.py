@@ -139,7 +139,8 @@ def test_markets_health_and_openapi(svc: Svc) -> None:
     assert body["count"] == 30 and body["model_version"].startswith("ensemble@")
     m = body["markets"][0]
     assert {"ticker", "cluster_id", "yes_sub_title", "no_sub_title", "mid", "model_probability"} <= set(m)
-    h = svc.client.get("/health")  # no key needed
+    assert svc.client.get("/health").json() == {"status": "ok"}  # no key needed, nothing more
+    h = svc.client.get("/health/details", headers=svc.headers)
     assert h.status_code == 200, h.text
     hb = h.json()
     assert hb["status"] == "ok" and hb["database"]["ok"] and hb["redis"]["ok"]
@@ -302,7 +303,7 @@ def test_no_models_is_503_with_the_loader_message(fresh_database_url: str, tmp_p
     with TestClient(create_app(cfg)) as client:
         r = client.post("/quotes", json={"legs": legs(("A-1", "yes"), ("B-1", "yes")), "stake": 10},
                         headers={"X-API-Key": key.api_key})
-        health = client.get("/health").json()
+        health = client.get("/health/details", headers={"X-API-Key": key.api_key}).json()
     drop_prefix(cfg.redis_prefix)
     assert r.status_code == 503 and r.json()["code"] == "pricer_unavailable" and "parlay run" in r.json()["reason"]
     assert health["status"] == "degraded" and health["model"]["loaded"] is False

@@ -114,7 +114,7 @@ def test_without_redis_rate_limiting_is_off_and_health_says_so(fresh_database_ur
     client, key, pricer, _, _ = make_service(fresh_database_url, tmp_path, rate_per_min=6, redis_enabled=False)
     t = sorted(pricer.markets())
     with client:
-        health = client.get("/health").json()
+        health = client.get("/health/details", headers={"X-API-Key": key.api_key}).json()
         codes = [client.post("/quotes", json={"legs": legs((t[0], "yes"), (t[1], "yes")), "stake": 10},
                              headers={"X-API-Key": key.api_key}).status_code for _ in range(4)]
     assert health["rate_limiting"] == "off" and "rate_limiting" in health["features_off"]
@@ -126,9 +126,11 @@ def test_redis_down_refuses_keyed_requests_with_503(fresh_database_url: str, tmp
     client, key, pricer, _, _ = make_service(fresh_database_url, tmp_path, redis_url="redis://127.0.0.1:1/0")
     t = sorted(pricer.markets())
     with client:
-        health = client.get("/health")
+        public = client.get("/health")
+        health = client.get("/health/details", headers={"X-API-Key": key.api_key})
         r = client.post("/quotes", json={"legs": legs((t[0], "yes"), (t[1], "yes")), "stake": 10},
                         headers={"X-API-Key": key.api_key})
+    assert public.status_code == 200 and public.json() == {"status": "degraded"}
     assert health.status_code == 200 and health.json()["status"] == "degraded" and not health.json()["redis"]["ok"]
     assert r.status_code == 503 and r.json()["code"] == "rate_limiter_unavailable" and "Retry-After" in r.headers
 
