@@ -13,7 +13,6 @@
 Assets are thin: :mod:`parlay.pricing_runtime` does the work.
 """
 
-import itertools
 from datetime import date
 
 import dagster as dg
@@ -23,7 +22,7 @@ import pandas as pd
 from dagster_project.partitions import DAILY, GAME_CLUSTERS, TRADING_DAY_TAG, register_clusters, run_cluster
 from dagster_project.plots import figure_png, frame_table, png_markdown, row_count
 from dagster_project.resources import LakeResource, WarehouseResource
-from models.pricing.coherence import check_quote_coherence
+from models.pricing.coherence import audit_quotes
 from parlay import pricing_runtime, pricing_store
 
 GROUP = "pricing"
@@ -163,33 +162,19 @@ def fit_converged(context: dg.AssetCheckExecutionContext, warehouse: WarehouseRe
 
 @dg.asset_check(asset=pricing("ising_models"), blocking=True, partitions_def=GAME_CLUSTERS,
                 description="Quotes on a sample of contracts (all 1-, 2- and 3-leg YES/NO combinations of up to 8 "
-                "markets) lie within the Fréchet bounds of the model's marginals, and YES + NO of every market "
-                "sums to 1.")
+                "markets) are coherent before any clipping: the raw combination and the Ising member lie within "
+                "the Fréchet bounds of the model's marginals, every clip the pricer applied counts as a failure, "
+                "and YES + NO of every market sums to 1.")
 def quotes_coherent(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     cluster = run_cluster(context)
     with warehouse.connection() as conn:
         day = fit_day(context, conn, cluster)
         version, _, _ = _latest_fit(conn, day, cluster)
         pricer = pricing_store.load_cluster_pricer(conn, version)
-    tickers = sorted(pricer.markets())[:8]
-    violations = []
-    checked = 0
-    for k in (1, 2, 3):
-        for combo in itertools.combinations(tickers, k):
-            for sides in itertools.product(("yes", "no"), repeat=k):
-                legs = list(zip(combo, sides, strict=True))
-                q = pricer.quote(legs)
-                checked += 1
-                problem = check_quote_coherence(q)
-                if problem:
-                    violations.append({"legs": legs, "problem": problem})
-    for t in tickers:
-        s = pricer.quote([(t, "yes")]).probability + pricer.quote([(t, "no")]).probability
-        if abs(s - 1.0) > 1e-9:
-            violations.append({"legs": [[t, "yes/no"]], "problem": f"YES + NO = {s}"})
-    return dg.AssetCheckResult(passed=not violations, metadata={
-        "contracts_checked": checked, "violations": len(violations),
-        "examples": dg.MetadataValue.json(violations[:10])})
+    report = audit_quotes(pricer, sorted(pricer.markets())[:8])
+    return dg.AssetCheckResult(passed=report["violations"] == 0, metadata={
+        "contracts_checked": report["contracts_checked"], "violations": report["violations"],
+        "clips": report["clips"], "examples": dg.MetadataValue.json(report["examples"])})
 
 
 @dg.asset(
@@ -282,9 +267,25 @@ def ensemble(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     return dg.MaterializeResult(metadata=meta)  # type: ignore[arg-type]
 
 
+def calibration_result(rows: list[tuple]) -> dg.AssetCheckResult:  # type: ignore[type-arg]
+    """The verdict of ``ensemble_calibrated`` from the ensemble's ``pricing.calibration`` rows (member, n_parlays,
+    brier, log_loss): passed when the ensemble's Brier score is no worse than the independence price's by more
+    than 0.01. No held-back parlays to score is *not* a pass: the check fails with a warning that says so."""
+    by = {r[0]: r for r in rows}
+    if "ensemble" not in by or "independence" not in by or not by["ensemble"][1]:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, metadata={
+            "note": "no data: no held-back settled parlays to score, calibration unknown", "n_parlays": 0})
+    passed = by["ensemble"][2] <= by["independence"][2] + 0.01
+    return dg.AssetCheckResult(passed=bool(passed), severity=dg.AssetCheckSeverity.WARN, metadata={
+        "n_parlays": by["ensemble"][1], "brier_ensemble": by["ensemble"][2],
+        "brier_independence": by["independence"][2],
+        "log_loss_ensemble": by["ensemble"][3], "log_loss_independence": by["independence"][3]})
+
+
 @dg.asset_check(asset=pricing("ensemble"), partitions_def=DAILY,
-                description="Calibration on held-back settled parlays: the ensemble's "
-                "Brier score is no worse than the independence price's by more than 0.01 (warning).")
+                description="Calibration on held-back settled parlays: the ensemble's Brier score is no worse than "
+                "the independence price's by more than 0.01 (warning). No held-back parlays is a failed warning "
+                "(no data), never a pass.")
 def ensemble_calibrated(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     from dagster_project.partitions import run_day
 
@@ -293,15 +294,7 @@ def ensemble_calibrated(context: dg.AssetCheckExecutionContext, warehouse: Wareh
         found = pricing_store.latest_ensemble(conn, day)
         rows = conn.execute("SELECT member, n_parlays, brier, log_loss FROM pricing.calibration "
                             "WHERE ensemble_version = %s", (found[0],)).fetchall() if found else []
-    by = {r[0]: r for r in rows}
-    if "ensemble" not in by or "independence" not in by:
-        return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,
-                                   metadata={"note": "no held-back settled parlays to score"})
-    passed = by["ensemble"][2] <= by["independence"][2] + 0.01
-    return dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.WARN, metadata={
-        "n_parlays": by["ensemble"][1], "brier_ensemble": by["ensemble"][2],
-        "brier_independence": by["independence"][2],
-        "log_loss_ensemble": by["ensemble"][3], "log_loss_independence": by["independence"][3]})
+    return calibration_result(rows)
 
 
 @dg.asset(

@@ -58,6 +58,18 @@ __all__ = ["ClusterModel", "EnsembleConfig", "EnsemblePricer", "synthetic_pricer
 YES, NO = "yes", "no"
 Terms = list[tuple[int, NodeEvent]]
 
+# A number moved by more than this to keep it inside its bounds is recorded as a clip (smaller moves are the
+# rounding of sums of exact probabilities).
+CLIP_TOL = 1e-12
+
+
+def _hold(value: float, lower: float, upper: float, what: str, clips: list[str] | None) -> float:
+    """``value`` held inside [lower, upper]; a move beyond :data:`CLIP_TOL` is recorded in ``clips``."""
+    held = min(max(value, lower), upper)
+    if clips is not None and abs(held - value) > CLIP_TOL:
+        clips.append(f"{what}: {value:.9g} clipped to {held:.9g} (bounds [{lower:.9g}, {upper:.9g}])")
+    return float(held)
+
 
 @dataclass(frozen=True, eq=False)
 class ClusterModel:
@@ -235,12 +247,13 @@ class EnsemblePricer:
             return EnsembleQuote(legs, 0.0, independence_legs, 0.0, (), True, lower, upper, self.version, leg_p,
                                  (impossible,))
         notes: list[str] = []
+        clips: list[str] = []
         cfg = self.config
-        prices: dict[str, float] = {"ising": self._ising(terms)}
-        copula = self._copula(terms)
+        prices: dict[str, float] = {"ising": self._ising(terms, clips)}
+        copula = self._copula(terms, clips)
         if copula is not None:
             prices["copula"] = copula
-        prices["independence"] = self._independence(terms)
+        prices["independence"] = self._independence(terms, clips)
         restricted = [(c, q, m) for c, ts in terms.items() for _, t in ts[:1] for q, m in sorted(t.masks.items())
                       if not m.all()]
         ev_lower, ev_upper = self._event_bounds(terms)
@@ -254,21 +267,21 @@ class EnsemblePricer:
             }
             try:
                 p_cb = float(self.classifier.predict_proba([row])[0])
-                prices["catboost"] = min(max(p_cb, ev_lower), ev_upper)
+                prices["catboost"] = _hold(p_cb, ev_lower, ev_upper, "catboost member", clips)
             except Exception as exc:
                 notes.append(f"catboost member dropped: {exc}")
         weights = {k: w for k, w in cfg.weights().items() if k in prices and w > 0}
         total = sum(weights.values())
         values = np.array([prices[k] for k in weights])
         w = np.array([weights[k] / total for k in weights])
-        p = float(w @ values)
-        p = min(max(p, ev_lower), ev_upper)
+        unclipped = float(w @ values)
+        p = _hold(unclipped, ev_lower, ev_upper, "ensemble", clips)
         dispersion = float(math.sqrt(max(0.0, float(w @ (values - p) ** 2))))
         width = cfg.min_uncertainty + cfg.frechet_width_share * (upper - lower)
         uncertainty = float(math.sqrt(dispersion**2 + width**2))
         members = tuple(MemberPrice(k, float(prices[k]), float(weights.get(k, 0.0))) for k in prices)
         return EnsembleQuote(legs, p, independence_legs, uncertainty, members, False, lower, upper, self.version,
-                             leg_p, tuple(notes))
+                             leg_p, tuple(notes), unclipped, tuple(clips), (ev_lower, ev_upper))
 
     # ------------------------------------------------------------------ members
     def _market_probability(self, ml: MarketLiterals) -> float:
@@ -278,7 +291,7 @@ class EnsemblePricer:
         terms = self._terms(ClusterEvent(ml.cluster_id, tuple(sorted(ml.literals))))
         return float(sum(sign * self._independent_term(cm, t) for sign, t in terms))  # one node: exact
 
-    def _ising(self, terms: Mapping[str, Terms]) -> float:
+    def _ising(self, terms: Mapping[str, Terms], clips: list[str] | None = None) -> float:
         out = 1.0
         for c, ts in terms.items():
             cm = self.clusters[c]
@@ -286,7 +299,7 @@ class EnsemblePricer:
                 p = sum(sign * float(cm.model.probability(t, self.config.method)) for sign, t in ts)
             except NotConvergedError as err:
                 raise ModelNotConverged(c, f"inference failed: {err}") from err
-            out *= min(max(p, 0.0), 1.0)
+            out *= _hold(p, 0.0, 1.0, f"ising member on {c}", clips)
         return float(out)
 
     @staticmethod
@@ -296,14 +309,15 @@ class EnsemblePricer:
             p *= cm.mask_probability(q, m)
         return p
 
-    def _independence(self, terms: Mapping[str, Terms]) -> float:
+    def _independence(self, terms: Mapping[str, Terms], clips: list[str] | None = None) -> float:
         out = 1.0
         for c, ts in terms.items():
             cm = self.clusters[c]
-            out *= min(max(sum(sign * self._independent_term(cm, t) for sign, t in ts), 0.0), 1.0)
+            out *= _hold(sum(sign * self._independent_term(cm, t) for sign, t in ts), 0.0, 1.0,
+                         f"independence member on {c}", clips)
         return float(out)
 
-    def _copula(self, terms: Mapping[str, Terms]) -> float | None:
+    def _copula(self, terms: Mapping[str, Terms], clips: list[str] | None = None) -> float | None:
         out = 1.0
         for c, ts in terms.items():
             cm = self.clusters[c]
@@ -316,7 +330,7 @@ class EnsemblePricer:
                 if cm.copula is None or len(restricted) > self.config.copula_max_legs:
                     return None
                 part += sign * cm.copula.probability(cm.node_marginals, restricted)
-            out *= min(max(part, 0.0), 1.0)
+            out *= _hold(part, 0.0, 1.0, f"copula member on {c}", clips)
         return float(out)
 
     def _event_bounds(self, terms: Mapping[str, Terms]) -> tuple[float, float]:
