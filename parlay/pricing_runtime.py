@@ -171,7 +171,7 @@ def fit_day_cluster(conn: psycopg.Connection, storage_url: str, day: date, clust
                          "WHERE trading_day = %s AND market_ticker = ANY(%s) ORDER BY minute", (day, tickers))
     all_panel = _frame(conn, "SELECT market_ticker, minute, mid::float8 AS mid FROM marts.price_panel_1m "
                              "WHERE trading_day = %s ORDER BY minute", (day,))
-    targets_rows = _frame(conn, "SELECT ts, target_legs, target_clipped, use_for_learning, trade_id, contracts "
+    targets_rows = _frame(conn, "SELECT ts, target_legs, target_net_of_markup, use_for_learning, trade_id, contracts "
                                 "FROM marts.combo_targets WHERE trading_day = %s ORDER BY ts", (day,))
     mids = variable_mids(panel, literals, cluster)
     conj, conj_legs = conjunction_mids(panel, literals, cluster)

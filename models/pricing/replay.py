@@ -350,6 +350,16 @@ def _asof_mids(panel: pd.DataFrame) -> pd.DataFrame:
     return wide.sort_index().ffill()
 
 
+def _learning_target(row: Mapping[str, object]) -> float | None:
+    """The number a fit learns from: ``target_net_of_markup`` (the all-YES target net of the estimated markup);
+    rows without that column fall back to ``target`` (tables built before it existed are not fee-corrected)."""
+    q = row["target_net_of_markup"] if "target_net_of_markup" in row else row.get("target")
+    if q is None:
+        return None
+    q = float(q)  # type: ignore[arg-type]
+    return q if math.isfinite(q) else None
+
+
 def cluster_targets(
     combo_targets: pd.DataFrame,
     literals: LiteralMap,
@@ -359,7 +369,9 @@ def cluster_targets(
     min_other_probability: float = 0.05,
 ) -> dict[str, pd.DataFrame]:
     """Per cluster, the learning targets of its combo trades (``marts.combo_targets`` rows: ts,
-    target_legs, target_clipped, use_for_learning; trade_id and contracts kept when present).
+    target_legs, target_net_of_markup, use_for_learning; trade_id and contracts kept when present). The target
+    learned is ``target_net_of_markup``, never the fee-inflated ``target_clipped``; rows with
+    ``use_for_learning`` false (independence-filled, impossible, …: ``learning_excluded_reason``) are dropped.
 
     ``target_legs`` are canonical all-YES markets; their literals are joined per cluster. A target on
     one cluster is used as is. A cross-cluster target q = Π_c P(A_c) (clusters independent) gives cluster
@@ -375,8 +387,8 @@ def cluster_targets(
         rows = rows[rows["use_for_learning"].map(lambda v: bool(v) if v is not None else False)]
     mids = _asof_mids(panel) if panel is not None and not panel.empty and cross_cluster == "divide" else None
     for r in rows.to_dict("records"):
-        q = r.get("target_clipped", r.get("target"))
-        if q is None or (isinstance(q, float) and math.isnan(q)):
+        q = _learning_target(r)
+        if q is None:
             continue
         legs = [(str(m), YES) for m in (r["target_legs"] or [])]
         if not legs or any(m not in literals.markets for m, _ in legs):
