@@ -23,6 +23,7 @@ from dagster_project.partitions import DAILY, GAME_CLUSTERS, TRADING_DAY_TAG, re
 from dagster_project.plots import figure_png, frame_table, png_markdown, row_count
 from dagster_project.resources import LakeResource, WarehouseResource
 from models.pricing.coherence import audit_quotes
+from models.pricing.replay import FIT_METRICS_EXPLAINED, prequential_regression
 from parlay import pricing_runtime, pricing_store
 
 GROUP = "pricing"
@@ -113,7 +114,9 @@ def _loss_plot(result: pricing_runtime.ClusterFit) -> bytes | None:
     "impossible outcomes have probability 0), replay-fitted by composite-likelihood SGD on the day's base-market "
     "mids (fields) and fee-corrected parlay targets (fields and couplings, kept junction-tree exact by a clique "
     "budget), with an LMSR book per observed contract and its shadow trades (full-AMM setting); parameters and "
-    "books stored in object storage, the version in pricing.cluster_models.",
+    "books stored in object storage, the version in pricing.cluster_models. Fit metrics are prequential: "
+    "initial_ce/initial_mae score the prior model (before any update) on every parlay target, final_ce/final_mae "
+    "the model as it stood just before each target; final below initial means learning helped on unseen targets.",
 )
 def ising_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                  lake: LakeResource) -> dg.MaterializeResult:
@@ -131,6 +134,7 @@ def ising_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         **{k: v for k, v in m.as_dict().items() if v is not None},
         **pricing_runtime.online_errors(fit.result),
         "notes": dg.MetadataValue.json(list(fit.result.notes)),
+        "metrics_explained": dg.MetadataValue.text(FIT_METRICS_EXPLAINED),
     }
     png = _loss_plot(fit)
     if png is not None:
@@ -147,17 +151,30 @@ def _latest_fit(conn, day: date, cluster: str) -> tuple[str, bool, dict]:  # typ
     return row[0], row[1], row[2]
 
 
+def fit_converged_result(version: str, converged: bool, metrics: dict) -> dg.AssetCheckResult:  # type: ignore[type-arg]
+    """The verdict of ``fit_converged`` from a stored fit: its inference converged, and its prequential
+    cross-entropy (each target scored by the model just before it) is no worse than the prior model's."""
+    regression = prequential_regression(metrics)
+    reasons = ([] if converged else ["inference did not converge (skipped updates or a failed final model)"])
+    reasons += [regression] if regression else []
+    return dg.AssetCheckResult(passed=not reasons, metadata={
+        "model_version": version, "skipped_updates": metrics.get("n_skipped"),
+        "final_ce": metrics.get("final_ce"), "initial_ce": metrics.get("initial_ce"),
+        "why": "; ".join(reasons) if reasons else "converged, and learning improved the prequential CE",
+        "metrics_explained": FIT_METRICS_EXPLAINED})
+
+
 @dg.asset_check(asset=pricing("ising_models"), blocking=True, partitions_def=GAME_CLUSTERS,
                 description="The replay fit converged: every update's inference converged and the final model's "
-                "moments are computable (no quotes or hedges from a failed fit).")
+                "moments are computable (no quotes or hedges from a failed fit), and learning helped: the "
+                "prequential cross-entropy (each parlay target scored by the model just before it) is no worse "
+                "than the prior model's.")
 def fit_converged(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     cluster = run_cluster(context)
     with warehouse.connection() as conn:
         day = fit_day(context, conn, cluster)
         version, converged, metrics = _latest_fit(conn, day, cluster)
-    return dg.AssetCheckResult(passed=bool(converged), metadata={
-        "model_version": version, "skipped_updates": metrics.get("n_skipped"),
-        "final_ce": metrics.get("final_ce"), "initial_ce": metrics.get("initial_ce")})
+    return fit_converged_result(version, bool(converged), metrics)
 
 
 @dg.asset_check(asset=pricing("ising_models"), blocking=True, partitions_def=GAME_CLUSTERS,
