@@ -255,7 +255,9 @@ def _reliability_plot(bins: pd.DataFrame, day: date) -> bytes:
     group_name=GROUP,
     partitions_def=DAILY,
     description="The quoting snapshot: newest Ising fit of every cluster + Gaussian copula + independence + "
-    "CatBoost, weighted; calibration (Brier, log loss) of every member on held-back settled parlays, and a "
+    "CatBoost, weighted by member weights chosen on the held-back settled parlays (lowest Brier score; a note "
+    "says why whenever the ensemble is still worse there than its best member); calibration (Brier, log loss) "
+    "of every member on those parlays, and a "
     "reliability plot (predicted probability vs observed win rate, by bin).",
 )
 def ensemble(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
@@ -271,6 +273,10 @@ def ensemble(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                                "catboost_member": build.classifier_trained,
                                "calibration": frame_table(cal) if not cal.empty
                                else dg.MetadataValue.text("no held-back settled parlays")}
+    meta["member_weights"] = dg.MetadataValue.json(build.weights or {})
+    meta["weights_chosen_on_held_back"] = build.weights_fitted
+    if build.weight_note:
+        meta["ensemble_vs_best_member"] = dg.MetadataValue.text(build.weight_note)
     for r in cal.to_dict("records"):
         meta[f"brier_{r['member']}"] = float(r["brier"])
         meta[f"log_loss_{r['member']}"] = float(r["log_loss"])

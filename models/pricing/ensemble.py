@@ -53,7 +53,8 @@ from models.pricing.results import NotConvergedError
 from models.pricing.structure import NodeEvent, Structure
 from models.risk import MarketDef
 
-__all__ = ["ClusterModel", "EnsembleConfig", "EnsemblePricer", "synthetic_pricer"]
+__all__ = ["ClusterModel", "EnsembleConfig", "EnsemblePricer", "WeightFit", "combine_members", "fit_member_weights",
+           "synthetic_pricer"]
 
 YES, NO = "yes", "no"
 Terms = list[tuple[int, NodeEvent]]
@@ -271,6 +272,8 @@ class EnsemblePricer:
             except Exception as exc:
                 notes.append(f"catboost member dropped: {exc}")
         weights = {k: w for k, w in cfg.weights().items() if k in prices and w > 0}
+        if not weights:  # every member present carries weight 0 (weights fitted on held-back data): the Ising law
+            weights = {"ising": 1.0}
         total = sum(weights.values())
         values = np.array([prices[k] for k in weights])
         w = np.array([weights[k] / total for k in weights])
@@ -354,6 +357,96 @@ class EnsemblePricer:
         if cm is None:
             return f"no fitted model for its cluster {ml.cluster_id}"
         return f"cluster {ml.cluster_id}: {cm.reason}"
+
+
+# ----------------------------------------------------------------------------- member weights on held-back data
+MEMBERS = ("ising", "copula", "catboost", "independence")
+MIN_WEIGHT_PARLAYS = 20  # fewer held-back parlays: the configured weights are kept
+
+
+def combine_members(rows: Sequence[Mapping[str, float]], weights: Mapping[str, float]) -> np.ndarray:
+    """The ensemble's probability of each parlay from its members' prices (``rows``: member → price, only the
+    members that priced it), exactly as :meth:`EnsemblePricer.quote` combines them: the weighted mean of the
+    members present with positive weight, the Ising member alone when none is."""
+    out = np.empty(len(rows))
+    for i, r in enumerate(rows):
+        present = {k: float(weights.get(k, 0.0)) for k in r if float(weights.get(k, 0.0)) > 0}
+        if not present:
+            out[i] = float(r["ising"])
+            continue
+        total = sum(present.values())
+        out[i] = sum(w * float(r[k]) for k, w in present.items()) / total
+    return out
+
+
+@dataclass(frozen=True)
+class WeightFit:
+    """Member weights chosen on held-back parlays, and how the ensemble then scores against its members."""
+
+    weights: dict[str, float]
+    fitted: bool
+    n_parlays: int
+    brier_ensemble: float
+    brier_members: dict[str, float]  # members that priced every parlay
+    best_member: str | None
+    note: str | None  # why the ensemble is worse than its best member, or why the weights were not fitted
+
+
+def _brier(p: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean((p - y) ** 2)) if len(y) else math.nan
+
+
+def fit_member_weights(rows: Sequence[Mapping[str, float]], outcomes: Sequence[float] | np.ndarray,
+                       default: Mapping[str, float], min_parlays: int = MIN_WEIGHT_PARLAYS) -> WeightFit:
+    """Member weights that minimise the Brier score of :func:`combine_members` on held-back settled parlays.
+
+    Candidates: the configured weights, every single member alone, and a local optimum over the simplex
+    (softmax parametrisation, started from each of them); the best on the data wins, so the ensemble is never
+    worse there than a member that priced every parlay. With fewer than ``min_parlays`` parlays the
+    configured weights are kept. ``note`` says why when the ensemble still scores worse than its best member
+    (a member that priced only some parlays, the weights not fitted)."""
+    from scipy.optimize import minimize
+
+    y = np.asarray(outcomes, dtype=float)
+    names = [m for m in MEMBERS if any(m in r for r in rows)]
+    complete = [m for m in names if all(m in r for r in rows)]
+    members = {m: _brier(np.array([float(r[m]) for r in rows]), y) for m in complete}
+    best = min(members, key=lambda m: members[m]) if members else None
+    base = {m: float(default.get(m, 0.0)) for m in MEMBERS}
+
+    def score(w: Mapping[str, float]) -> float:
+        return _brier(combine_members(rows, w), y)
+
+    if len(y) < min_parlays or not names:
+        b = score(base) if len(y) else math.nan
+        note = f"{len(y)} held-back settled parlays (< {min_parlays}): the configured weights are kept, not fitted"
+        if best is not None and b > members[best] + 1e-12:
+            note += f"; the ensemble ({b:.5f}) is worse than {best} ({members[best]:.5f}) on them"
+        return WeightFit(base, False, len(y), b, members, best, note)
+
+    def expand(x: np.ndarray) -> dict[str, float]:
+        z = np.exp(x - x.max())
+        w = z / z.sum()
+        return {**dict.fromkeys(MEMBERS, 0.0), **{m: float(v) for m, v in zip(names, w, strict=True)}}
+
+    candidates = [base] + [{**dict.fromkeys(MEMBERS, 0.0), m: 1.0} for m in names]
+    for start in list(candidates):
+        x0 = np.log(np.array([max(start.get(m, 0.0), 1e-3) for m in names]))
+        res = minimize(lambda x: score(expand(x)), x0, method="L-BFGS-B", options={"maxiter": 200})
+        candidates.append(expand(res.x))
+    scored = [(score(w), k, w) for k, w in enumerate(candidates)]
+    b, _, chosen = min(scored, key=lambda t: (t[0], t[1]))
+    chosen = {m: (round(v, 6) if v > 1e-6 else 0.0) for m, v in chosen.items()}
+    total = sum(chosen.values())
+    chosen = {m: v / total for m, v in chosen.items()}
+    b = score(chosen)
+    note = None
+    if best is not None and b > members[best] + 1e-12:
+        partial = [f"{m} priced {sum(m in r for r in rows)} of {len(rows)}" for m in names if m not in complete]
+        note = (f"the ensemble ({b:.5f}) is worse than {best} ({members[best]:.5f}) on the held-back parlays: "
+                + ("; ".join(partial) + " parlays, so no weighting reproduces a single member everywhere"
+                   if partial else "the weights are rounded to 6 decimals"))
+    return WeightFit(chosen, True, len(y), b, members, best, note)
 
 
 def synthetic_pricer(n_clusters: int = 1, markets_per_cluster: int = 135, mean_degree: float = 10.0,
