@@ -414,8 +414,16 @@ def fit_member_weights(rows: Sequence[Mapping[str, float]], outcomes: Sequence[f
     best = min(members, key=lambda m: members[m]) if members else None
     base = {m: float(default.get(m, 0.0)) for m in MEMBERS}
 
-    def score(w: Mapping[str, float]) -> float:
-        return _brier(combine_members(rows, w), y)
+    prices = np.array([[float(r.get(m, 0.0)) for m in MEMBERS] for r in rows]).reshape(len(rows), len(MEMBERS))
+    present = np.array([[m in r for m in MEMBERS] for r in rows], dtype=float).reshape(len(rows), len(MEMBERS))
+    ising = prices[:, MEMBERS.index("ising")] if len(rows) else np.zeros(0)
+
+    def score(w: Mapping[str, float]) -> float:  # combine_members, vectorised
+        wv = np.array([max(float(w.get(m, 0.0)), 0.0) for m in MEMBERS])
+        mass = present * wv
+        total = mass.sum(axis=1)
+        mixed = np.divide((mass * prices).sum(axis=1), total, out=ising.copy(), where=total > 0)
+        return _brier(mixed, y)
 
     if len(y) < min_parlays or not names:
         b = score(base) if len(y) else math.nan
