@@ -100,8 +100,10 @@ DEFAULT_TAKER_FEE_RATE = 0.07
 # The combo spread assumed above the fee when the day's trades cannot estimate it (see estimate_combo_spread):
 # combo quotes sit about 3¢ above the fee-inclusive fair price.
 DEFAULT_COMBO_SPREAD = 0.03
-# Trades of one canonical contract needed on each NO-parity side before the day's spread estimate is used.
+# Trades of one canonical contract needed on each NO-parity side before the day's spread estimate is used, and
+# the largest standard error of that estimate that is trusted (else DEFAULT_COMBO_SPREAD).
 MIN_SPREAD_PAIRS = 10
+MAX_SPREAD_SE = 0.005
 # A learning target net of the markup may stray this far outside [0, 1] (rounding, markup noise) and is then
 # clipped; further out, the row is not learned from.
 NET_TARGET_SLACK = 0.05
@@ -1122,25 +1124,35 @@ def _asof_asks(
 
 
 def estimate_combo_spread(
-    rows: Iterable[tuple[tuple[str, ...], int, float]], min_pairs: int = MIN_SPREAD_PAIRS
+    rows: Iterable[tuple[tuple[str, ...], int, float]],
+    min_pairs: int = MIN_SPREAD_PAIRS,
+    max_se: float = MAX_SPREAD_SE,
 ) -> float | None:
     """The combo spread ``ŝ`` (markup beyond the fee) from trades whose only marked-up term is the combo itself.
 
     ``rows``: (canonical all-YES legs, sign ``(−1)^|N|``, target net of the fee with mid-priced single-market
-    terms). Such a target is ``P + sign·ŝ``, so for one contract traded on both signs half the difference of
-    the two means is ``ŝ``. Contracts are pooled with weight min(n₊, n₋); None when fewer than ``min_pairs``
-    pairs exist."""
+    terms, less the product of the legs' mids at the trade, which removes most of the drift of the contract's
+    probability over the day). Such a value is ``D + sign·ŝ`` (``D`` the dependence residual), so for one
+    contract traded on both signs half the difference of the two means is ``ŝ``. Contracts are pooled with
+    weight min(n₊, n₋); None when fewer than ``min_pairs`` pairs exist or the pooled estimate's standard error
+    exceeds ``max_se``."""
     groups: dict[tuple[str, ...], tuple[list[float], list[float]]] = {}
     for legs, sign, target in rows:
         plus, minus = groups.setdefault(legs, ([], []))
         (plus if sign > 0 else minus).append(target)
-    num = weight = 0.0
+    num = weight = var = 0.0
     for plus, minus in groups.values():
         w = min(len(plus), len(minus))
         if w:
             num += w * (float(np.mean(plus)) - float(np.mean(minus))) / 2.0
             weight += w
+            spread_var = (float(np.var(plus, ddof=1)) / len(plus) if len(plus) > 1 else 0.0) + (
+                float(np.var(minus, ddof=1)) / len(minus) if len(minus) > 1 else 0.0
+            )
+            var += w * w * spread_var / 4.0
     if weight < min_pairs:
+        return None
+    if math.sqrt(var) / weight > max_se:
         return None
     return max(num / weight, 0.0)
 
@@ -1309,8 +1321,14 @@ def combo_targets(
             target, terms = all_yes_target(price, yes, no, price_of)
             target_net, _ = all_yes_target(price - fee, yes, no, net_of)
             fee_only, fee_terms = learning_target(0.0)
-            if fee_only is not None and all(term.source in ("base_mid", "certain") for term in fee_terms):
-                spread_rows.append((tuple(sorted(yes + no)), (-1) ** len(no), fee_only))
+            leg_mids = [single_fair(m) for m in sorted(yes + no)]
+            if (
+                fee_only is not None
+                and all(term.source in ("base_mid", "certain") for term in fee_terms)
+                and all(f is not None and src == "base_mid" for f, src in leg_mids)
+            ):
+                independence = float(np.prod([f for f, _ in leg_mids if f is not None]))
+                spread_rows.append((tuple(sorted(yes + no)), (-1) ** len(no), fee_only - independence))
         pending.append(learning_target)
         implied = sum(1 for term in terms if term.source == "independent_asks")
         in_range = target is not None and -1e-9 <= target <= 1 + 1e-9

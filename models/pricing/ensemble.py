@@ -448,13 +448,24 @@ def fit_member_weights(rows: Sequence[Mapping[str, float]], outcomes: Sequence[f
     total = sum(chosen.values())
     chosen = {m: v / total for m, v in chosen.items()}
     b = score(chosen)
-    note = None
+    notes = []
     if best is not None and b > members[best] + 1e-12:
         partial = [f"{m} priced {sum(m in r for r in rows)} of {len(rows)}" for m in names if m not in complete]
-        note = (f"the ensemble ({b:.5f}) is worse than {best} ({members[best]:.5f}) on the held-back parlays: "
-                + ("; ".join(partial) + " parlays, so no weighting reproduces a single member everywhere"
-                   if partial else "the weights are rounded to 6 decimals"))
-    return WeightFit(chosen, True, len(y), b, members, best, note)
+        notes.append(f"the ensemble ({b:.5f}) is worse than {best} ({members[best]:.5f}) on the held-back parlays: "
+                     + ("; ".join(partial) + " parlays, so no weighting reproduces a single member everywhere"
+                        if partial else "the weights are rounded to 6 decimals"))
+    mixed = combine_members(rows, chosen)
+    for m in names:
+        if m in complete:
+            continue
+        sub = np.array([m in r for r in rows])
+        own = _brier(np.array([float(r[m]) for r in rows if m in r]), y[sub])
+        ours = _brier(mixed[sub], y[sub])
+        if ours > own + 1e-12:
+            notes.append(f"on the {int(sub.sum())} parlays {m} priced, the ensemble ({ours:.5f}) is worse than {m} "
+                         f"({own:.5f}): the weights are chosen on all {len(rows)} parlays, where {m} is not available "
+                         "everywhere")
+    return WeightFit(chosen, True, len(y), b, members, best, "; ".join(notes) or None)
 
 
 def synthetic_pricer(n_clusters: int = 1, markets_per_cluster: int = 135, mean_degree: float = 10.0,
