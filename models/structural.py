@@ -52,6 +52,18 @@ even number ≥ 2, and stays ``m`` when ``N`` is empty; with no YES leg at all i
 (see :func:`markup_coefficient`). Real markups differ between base markets and combos, so the target
 keeps their difference; ``marts.combo_targets`` shows the observed ask, a Kalshi fee estimate and the
 targets side by side.
+
+**Learning target net of the estimated markup** (``target_net_of_markup``, what the fits learn from). Every
+priced term of the expansion is replaced by its fair estimate before the alternating sum: a single market
+by its mid at the trade (the base markup, half the spread, is observed and removed exactly; without a bid,
+the ask net of its fee), a combo (the trade itself, or an earlier trade of a lower-order all-YES contract)
+by its price minus the estimated combo markup ``m̂ = fee(p) + ŝ``: Kalshi's taker-fee formula plus the
+combo spread ``ŝ``. ``ŝ`` is estimated from the day's trades (:func:`estimate_combo_spread`: the same
+canonical contract traded with an even and an odd number of NO legs carries ``+ŝ`` and ``−ŝ``), else
+:data:`DEFAULT_COMBO_SPREAD`. A target whose lower-order terms had to be filled with products of the legs'
+prices (an independence assumption, ``independent_asks``) is not used for learning:
+``learning_excluded_reason`` says why a row is left out (``impossible``, ``no_legs``, ``missing_price``,
+``out_of_range``, ``independence_filled``).
 """
 
 from __future__ import annotations
@@ -85,6 +97,16 @@ CONTRADICTORY_THRESHOLDS = "contradictory_thresholds"
 # Kalshi taker fee rate per fee type (KALSHI.md: 0.07 × C × P × (1 − P), times the series multiplier).
 TAKER_FEE_RATES: dict[str, float] = {"quadratic": 0.07, "quadratic_with_maker_fees": 0.07}
 DEFAULT_TAKER_FEE_RATE = 0.07
+# The combo spread assumed above the fee when the day's trades cannot estimate it (see estimate_combo_spread):
+# combo quotes sit about 3¢ above the fee-inclusive fair price.
+DEFAULT_COMBO_SPREAD = 0.03
+# Trades of one canonical contract needed on each NO-parity side before the day's spread estimate is used, and
+# the largest standard error of that estimate that is trusted (else DEFAULT_COMBO_SPREAD).
+MIN_SPREAD_PAIRS = 10
+MAX_SPREAD_SE = 0.005
+# A learning target net of the markup may stray this far outside [0, 1] (rounding, markup noise) and is then
+# clipped; further out, the row is not learned from.
+NET_TARGET_SLACK = 0.05
 NO_FEE_TYPES = frozenset({"none", "free", "no_fee", "zero"})
 
 _CLUSTER_TEAMS = re.compile(r"^\d{2}[A-Z]{3}\d{2}([A-Z]{3})([A-Z]{3})$")
@@ -1072,28 +1094,67 @@ COMBO_TARGET_COLUMNS = [
     "impossible",
     "impossible_reason",
     "use_for_learning",
+    "markup_estimate",
+    "target_net_of_markup",
+    "learning_excluded_reason",
 ]
 
 
-def _asof_asks(requests: pd.DataFrame, quotes: pd.DataFrame) -> dict[tuple[str, str], float]:
-    """For each (trade_id, market_ticker, ts) request, the latest quote's yes_ask at or before ts."""
-    if requests.empty or quotes.empty:
+def _asof_asks(
+    requests: pd.DataFrame, quotes: pd.DataFrame, column: str = "yes_ask"
+) -> dict[tuple[str, str], float]:
+    """For each (trade_id, market_ticker, ts) request, the latest quote's ``column`` at or before ts."""
+    if requests.empty or quotes.empty or column not in quotes.columns:
         return {}
     req = requests.copy()
     req["ts"] = pd.to_datetime(req["ts"], utc=True)
-    q = quotes[["market_ticker", "ts", "yes_ask"]].dropna().copy()
+    q = quotes[["market_ticker", "ts", column]].dropna().copy()
     q["ts"] = pd.to_datetime(q["ts"], utc=True)
-    q["yes_ask"] = q["yes_ask"].astype(float)
+    q[column] = q[column].astype(float)
     req["market_ticker"] = req["market_ticker"].astype(str)
     q["market_ticker"] = q["market_ticker"].astype(str)
     merged = pd.merge_asof(
         req.sort_values("ts"), q.sort_values("ts"), on="ts", by="market_ticker", direction="backward"
     )
-    merged = merged.dropna(subset=["yes_ask"])
+    merged = merged.dropna(subset=[column])
     return {
         (str(t), str(m)): float(a)
-        for t, m, a in zip(merged["trade_id"], merged["market_ticker"], merged["yes_ask"], strict=True)
+        for t, m, a in zip(merged["trade_id"], merged["market_ticker"], merged[column], strict=True)
     }
+
+
+def estimate_combo_spread(
+    rows: Iterable[tuple[tuple[str, ...], int, float]],
+    min_pairs: int = MIN_SPREAD_PAIRS,
+    max_se: float = MAX_SPREAD_SE,
+) -> float | None:
+    """The combo spread ``ŝ`` (markup beyond the fee) from trades whose only marked-up term is the combo itself.
+
+    ``rows``: (canonical all-YES legs, sign ``(−1)^|N|``, target net of the fee with mid-priced single-market
+    terms, less the product of the legs' mids at the trade, which removes most of the drift of the contract's
+    probability over the day). Such a value is ``D + sign·ŝ`` (``D`` the dependence residual), so for one
+    contract traded on both signs half the difference of the two means is ``ŝ``. Contracts are pooled with
+    weight min(n₊, n₋); None when fewer than ``min_pairs`` pairs exist or the pooled estimate's standard error
+    exceeds ``max_se``."""
+    groups: dict[tuple[str, ...], tuple[list[float], list[float]]] = {}
+    for legs, sign, target in rows:
+        plus, minus = groups.setdefault(legs, ([], []))
+        (plus if sign > 0 else minus).append(target)
+    num = weight = var = 0.0
+    for plus, minus in groups.values():
+        w = min(len(plus), len(minus))
+        if w:
+            num += w * (float(np.mean(plus)) - float(np.mean(minus))) / 2.0
+            weight += w
+            spread_var = (float(np.var(plus, ddof=1)) / len(plus) if len(plus) > 1 else 0.0) + (
+                float(np.var(minus, ddof=1)) / len(minus) if len(minus) > 1 else 0.0
+            )
+            var += w * w * spread_var / 4.0
+    if weight < min_pairs:
+        return None
+    if math.sqrt(var) / weight > max_se:
+        return None
+    return max(num / weight, 0.0)
 
 
 def combo_targets(
@@ -1104,6 +1165,7 @@ def combo_targets(
     quotes: pd.DataFrame,
     fees: Mapping[str, tuple[object, object]] | None = None,
     combo_fees: Mapping[str, tuple[object, object]] | None = None,
+    combo_spread: float | None = None,
 ) -> pd.DataFrame:
     """Every combo trade as a canonical all-YES target, with the observed ask and a fee estimate.
 
@@ -1117,6 +1179,11 @@ def combo_targets(
     combo with the same canonical all-YES legs (``observed_combo``), else the product of the YES asks
     (``independent_asks``, an approximation: ``exact`` is false). Impossible combos get target 0 and
     are never used for learning.
+
+    ``quotes`` may carry ``yes_bid``: single-market terms of the learning target are then the mids.
+    ``combo_spread``: the combo spread of the markup estimate; None estimates it from the trades
+    (:func:`estimate_combo_spread`), else :data:`DEFAULT_COMBO_SPREAD`. The learning target is
+    ``target_net_of_markup`` (see the module docstring), with ``learning_excluded_reason`` for rows left out.
     """
     fees = fees or {}
     combo_fees = combo_fees or {}
@@ -1141,7 +1208,9 @@ def combo_targets(
     for r in t.itertuples(index=False):
         for leg in canon.get(str(r.combo_ticker), ()):
             requests.append((str(r.trade_id), leg.market_ticker, r.ts))
-    asks = _asof_asks(pd.DataFrame(requests, columns=["trade_id", "market_ticker", "ts"]), quotes)
+    request_frame = pd.DataFrame(requests, columns=["trade_id", "market_ticker", "ts"])
+    asks = _asof_asks(request_frame, quotes)
+    bids = _asof_asks(request_frame, quotes, "yes_bid")
 
     observed: dict[frozenset[str], list[tuple[pd.Timestamp, float]]] = {}
     for r in t.itertuples(index=False):
@@ -1160,6 +1229,8 @@ def combo_targets(
         return max(rates) if rates else DEFAULT_TAKER_FEE_RATE
 
     rows = []
+    pending: list[Callable[[float], tuple[float | None, tuple[Term, ...]]]] = []
+    spread_rows: list[tuple[tuple[str, ...], int, float]] = []
     for r in t.itertuples(index=False):
         trade_id, combo = str(r.trade_id), str(r.combo_ticker)
         price = float(r.yes_price)
@@ -1205,12 +1276,60 @@ def combo_targets(
                 return None, source
             return p - fee_per_contract(p, contracts, rate_of(s)), source
 
+        def single_fair(m: str, net_of: PriceOf = net_of, trade_id: str = trade_id) -> tuple[float | None, str]:
+            bid, ask = bids.get((trade_id, m)), asks.get((trade_id, m))
+            if bid is not None and ask is not None and bid <= ask:
+                return (bid + ask) / 2.0, "base_mid"
+            return net_of(frozenset([m]))
+
+        def fair_of(
+            s: frozenset[str],
+            spread: float,
+            price_of: PriceOf = price_of,
+            single_fair: Callable[[str], tuple[float | None, str]] = single_fair,
+            contracts: float = contracts,
+        ) -> tuple[float | None, str]:
+            """The fair estimate of a lower-order all-YES contract: a market's mid (else its ask net of the
+            fee), an observed combo net of the estimated combo markup, else the product of the legs' fair prices
+            (flagged ``independent_asks``)."""
+            if len(s) == 1:
+                return single_fair(next(iter(s)))
+            p, source = price_of(s)
+            if p is None:
+                return None, source
+            if source == "observed_combo":
+                return p - fee_per_contract(p, contracts, rate_of(s)) - spread, source
+            legs_fair = [single_fair(m)[0] for m in sorted(s)]
+            if any(f is None for f in legs_fair):
+                return None, "independent_asks"
+            return float(np.prod([f for f in legs_fair if f is not None])), "independent_asks"
+
+        def learning_target(
+            spread: float,
+            fair_of: Callable[[frozenset[str], float], tuple[float | None, str]] = fair_of,
+            price: float = price,
+            fee: float = fee,
+            yes: list[str] = yes,
+            no: list[str] = no,
+        ) -> tuple[float | None, tuple[Term, ...]]:
+            return all_yes_target(price - fee - spread, yes, no, lambda s: fair_of(s, spread))
+
         target: float | None = 0.0
         target_net: float | None = 0.0
         terms: tuple[Term, ...] = ()
         if not impossible:
             target, terms = all_yes_target(price, yes, no, price_of)
             target_net, _ = all_yes_target(price - fee, yes, no, net_of)
+            fee_only, fee_terms = learning_target(0.0)
+            leg_mids = [single_fair(m) for m in sorted(yes + no)]
+            if (
+                fee_only is not None
+                and all(term.source in ("base_mid", "certain") for term in fee_terms)
+                and all(f is not None and src == "base_mid" for f, src in leg_mids)
+            ):
+                independence = float(np.prod([f for f, _ in leg_mids if f is not None]))
+                spread_rows.append((tuple(sorted(yes + no)), (-1) ** len(no), fee_only - independence))
+        pending.append(learning_target)
         implied = sum(1 for term in terms if term.source == "independent_asks")
         in_range = target is not None and -1e-9 <= target <= 1 + 1e-9
         rows.append(
@@ -1250,6 +1369,27 @@ def combo_targets(
                 "impossible": impossible,
                 "impossible_reason": reason,
                 "use_for_learning": (not impossible) and in_range and bool(legs),
+                "markup_estimate": fee,
             }
         )
+    if combo_spread is None:
+        combo_spread = estimate_combo_spread(spread_rows)
+    spread = DEFAULT_COMBO_SPREAD if combo_spread is None else float(combo_spread)
+    for row, learning_target in zip(rows, pending, strict=True):
+        row["markup_estimate"] = float(row["markup_estimate"]) + spread
+        net, net_terms = (0.0, ()) if row["impossible"] else learning_target(spread)
+        reason = None
+        if row["impossible"]:
+            reason = "impossible"
+        elif not row["n_legs"]:
+            reason = "no_legs"
+        elif net is None:
+            reason = "missing_price"
+        elif any(term.source == "independent_asks" for term in net_terms):
+            reason = "independence_filled"
+        elif not -NET_TARGET_SLACK <= net <= 1.0 + NET_TARGET_SLACK:
+            reason = "out_of_range"
+        row["target_net_of_markup"] = None if net is None else min(max(net, 0.0), 1.0)
+        row["learning_excluded_reason"] = reason
+        row["use_for_learning"] = reason is None
     return pd.DataFrame(rows, columns=COMBO_TARGET_COLUMNS)

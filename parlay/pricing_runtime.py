@@ -6,8 +6,9 @@
   from ``marts.pair_correlations``, store model, books and copula (``parlay.pricing_store``).
 * :func:`train_day_classifier` — CatBoost on settled parlays of this and earlier days (a parlay is
   settled when every leg's market has a result), features from ``marts.combo_features``.
-* :func:`build_day_ensemble` — one snapshot over the day's newest cluster models and classifier, with
-  calibration (Brier, log loss per member) on the day's settled traded parlays, held back from training.
+* :func:`build_day_ensemble` — one snapshot over the day's newest cluster models and classifier, its member
+  weights chosen on the day's held-back settled traded parlays (Brier score,
+  :func:`models.pricing.ensemble.fit_member_weights`), with calibration (Brier, log loss per member) on them.
 * :func:`real_data_check` — every 2- and 3-leg cross-game parlay of the day's moneylines: our price,
   the independence price and the Fréchet bounds.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
@@ -26,7 +27,7 @@ import psycopg
 
 from models.pricing import catboost_parlay
 from models.pricing.baselines import nearest_correlation
-from models.pricing.ensemble import ClusterModel, EnsembleConfig, EnsemblePricer
+from models.pricing.ensemble import ClusterModel, EnsembleConfig, EnsemblePricer, fit_member_weights
 from models.pricing.quotes import MarketInfo, ModelNotConverged
 from models.pricing.replay import (
     DEFAULT_FIT,
@@ -171,7 +172,7 @@ def fit_day_cluster(conn: psycopg.Connection, storage_url: str, day: date, clust
                          "WHERE trading_day = %s AND market_ticker = ANY(%s) ORDER BY minute", (day, tickers))
     all_panel = _frame(conn, "SELECT market_ticker, minute, mid::float8 AS mid FROM marts.price_panel_1m "
                              "WHERE trading_day = %s ORDER BY minute", (day,))
-    targets_rows = _frame(conn, "SELECT ts, target_legs, target_clipped, use_for_learning, trade_id, contracts "
+    targets_rows = _frame(conn, "SELECT ts, target_legs, target_net_of_markup, use_for_learning, trade_id, contracts "
                                 "FROM marts.combo_targets WHERE trading_day = %s ORDER BY ts", (day,))
     mids = variable_mids(panel, literals, cluster)
     conj, conj_legs = conjunction_mids(panel, literals, cluster)
@@ -263,11 +264,33 @@ class EnsembleBuild:
     classifier_version: str | None
     classifier_trained: bool
     calibration: pd.DataFrame  # member, n_parlays, brier, log_loss
+    weights: dict[str, float] | None = None  # the member weights of the snapshot …
+    weights_fitted: bool = False  # … chosen on the held-back parlays (else the configured ones)
+    weight_note: str | None = None  # why the ensemble is worse than its best member there, or why not fitted
 
 
 def _log_loss(p: np.ndarray, y: np.ndarray) -> float:
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def held_back_rows(pricer: EnsemblePricer, held: pd.DataFrame) -> tuple[list[dict[str, float]], np.ndarray]:
+    """Per held-back settled parlay the pricer can price, its members' prices (member → price, only the members
+    that priced it) and the outcomes (1 won, 0 lost)."""
+    rows: list[dict[str, float]] = []
+    outcomes: list[float] = []
+    for r in held.to_dict("records"):
+        legs_json = r["legs"] if not isinstance(r["legs"], str) else json.loads(r["legs"])
+        legs = [(leg["market_ticker"], leg["side"]) for leg in legs_json]
+        try:
+            q = pricer.quote(legs)
+        except (KeyError, ValueError, ModelNotConverged):
+            continue
+        if q.impossible:
+            continue
+        rows.append({m.name: float(m.probability) for m in q.members})
+        outcomes.append(1.0 if r["won"] else 0.0)
+    return rows, np.array(outcomes)
 
 
 def held_back_predictions(pricer: EnsemblePricer, held: pd.DataFrame) -> tuple[dict[str, list[float]], np.ndarray]:
@@ -304,21 +327,32 @@ def calibration(pricer: EnsemblePricer, held: pd.DataFrame) -> pd.DataFrame:
 
 def build_day_ensemble(conn: psycopg.Connection, storage_url: str, day: date, classifier_version: str | None,
                        config: EnsembleConfig | None = None) -> EnsembleBuild:
-    """Snapshot the day's newest cluster fits with the classifier; calibrate every member on the held-back
-    part of :func:`split_settled`."""
+    """Snapshot the day's newest cluster fits with the classifier. The member weights are chosen on the
+    held-back part of :func:`split_settled` (lowest Brier score; the configured weights with fewer than
+    :data:`~models.pricing.ensemble.MIN_WEIGHT_PARLAYS` parlays), then every member and the ensemble are
+    calibrated on the same parlays; ``weight_note`` says why the ensemble is still worse than its best member."""
     versions = latest_cluster_versions(conn, day)
     if not versions:
         raise LookupError(f"no fitted cluster models for {day}: materialize pricing/ising_models first")
-    version = pricing_store.save_ensemble(conn, day, versions, classifier_version, config)
-    pricer = pricing_store.load_pricer(conn, version=version)
+    base = config or EnsembleConfig()
     _, held = split_settled(settled_parlays(conn, day), day)
+    rows, y = held_back_rows(pricing_store.assemble_pricer(conn, versions, classifier_version, base), held)
+    fit = fit_member_weights(rows, y, base.weights())
+    cfg = base
+    if fit.fitted:
+        w = fit.weights
+        cfg = replace(base, ising_weight=w["ising"], copula_weight=w["copula"], catboost_weight=w["catboost"],
+                      independence_weight=w["independence"])
+    version = pricing_store.save_ensemble(conn, day, versions, classifier_version, cfg)
+    pricer = pricing_store.load_pricer(conn, version=version)
     cal = calibration(pricer, held)
     with conn.transaction():
         conn.execute("DELETE FROM pricing.calibration WHERE ensemble_version = %s", (version,))
         for r in cal.to_dict("records"):
             conn.execute("INSERT INTO pricing.calibration VALUES (%s, %s, %s, %s, %s)",
                          (version, r["member"], r["n_parlays"], r["brier"], r["log_loss"]))
-    return EnsembleBuild(version, len(versions), classifier_version, pricer.classifier is not None, cal)
+    return EnsembleBuild(version, len(versions), classifier_version, pricer.classifier is not None, cal,
+                         cfg.weights(), fit.fitted, fit.note)
 
 
 # ----------------------------------------------------------------------------- real-data check

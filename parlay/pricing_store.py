@@ -282,6 +282,12 @@ def _assemble(conn: psycopg.Connection, cluster_versions: Mapping[str, str], clf
     return EnsemblePricer(clusters, LiteralMap(markets, variables), info, classifier, version, cfg)
 
 
+def assemble_pricer(conn: psycopg.Connection, cluster_versions: Mapping[str, str], classifier_version: str | None,
+                    config: EnsembleConfig | None = None, version: str = "unsaved") -> EnsemblePricer:
+    """A pricer over stored cluster models and classifier, without storing an ensemble snapshot."""
+    return _assemble(conn, cluster_versions, classifier_version, version, config or EnsembleConfig())
+
+
 def load_pricer(conn: psycopg.Connection, storage_url: str | None = None, day: date | None = None,
                 version: str | None = None) -> EnsemblePricer:
     """The newest ensemble snapshot (of ``day`` when given, or exactly ``version``), cached by version."""

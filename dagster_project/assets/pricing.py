@@ -13,7 +13,6 @@
 Assets are thin: :mod:`parlay.pricing_runtime` does the work.
 """
 
-import itertools
 from datetime import date
 
 import dagster as dg
@@ -23,7 +22,8 @@ import pandas as pd
 from dagster_project.partitions import DAILY, GAME_CLUSTERS, TRADING_DAY_TAG, register_clusters, run_cluster
 from dagster_project.plots import figure_png, frame_table, png_markdown, row_count
 from dagster_project.resources import LakeResource, WarehouseResource
-from models.pricing.coherence import check_quote_coherence
+from models.pricing.coherence import audit_quotes
+from models.pricing.replay import FIT_METRICS_EXPLAINED, prequential_regression
 from parlay import pricing_runtime, pricing_store
 
 GROUP = "pricing"
@@ -114,7 +114,9 @@ def _loss_plot(result: pricing_runtime.ClusterFit) -> bytes | None:
     "impossible outcomes have probability 0), replay-fitted by composite-likelihood SGD on the day's base-market "
     "mids (fields) and fee-corrected parlay targets (fields and couplings, kept junction-tree exact by a clique "
     "budget), with an LMSR book per observed contract and its shadow trades (full-AMM setting); parameters and "
-    "books stored in object storage, the version in pricing.cluster_models.",
+    "books stored in object storage, the version in pricing.cluster_models. Fit metrics are prequential: "
+    "initial_ce/initial_mae score the prior model (before any update) on every parlay target, final_ce/final_mae "
+    "the model as it stood just before each target; final below initial means learning helped on unseen targets.",
 )
 def ising_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                  lake: LakeResource) -> dg.MaterializeResult:
@@ -132,6 +134,7 @@ def ising_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         **{k: v for k, v in m.as_dict().items() if v is not None},
         **pricing_runtime.online_errors(fit.result),
         "notes": dg.MetadataValue.json(list(fit.result.notes)),
+        "metrics_explained": dg.MetadataValue.text(FIT_METRICS_EXPLAINED),
     }
     png = _loss_plot(fit)
     if png is not None:
@@ -148,48 +151,47 @@ def _latest_fit(conn, day: date, cluster: str) -> tuple[str, bool, dict]:  # typ
     return row[0], row[1], row[2]
 
 
+def fit_converged_result(version: str, converged: bool, metrics: dict) -> dg.AssetCheckResult:  # type: ignore[type-arg]
+    """The verdict of ``fit_converged`` from a stored fit: its inference converged, and its prequential
+    cross-entropy (each target scored by the model just before it) is no worse than the prior model's."""
+    regression = prequential_regression(metrics)
+    reasons = ([] if converged else ["inference did not converge (skipped updates or a failed final model)"])
+    reasons += [regression] if regression else []
+    return dg.AssetCheckResult(passed=not reasons, metadata={
+        "model_version": version, "skipped_updates": metrics.get("n_skipped"),
+        "final_ce": metrics.get("final_ce"), "initial_ce": metrics.get("initial_ce"),
+        "why": "; ".join(reasons) if reasons else "converged, and learning improved the prequential CE",
+        "metrics_explained": FIT_METRICS_EXPLAINED})
+
+
 @dg.asset_check(asset=pricing("ising_models"), blocking=True, partitions_def=GAME_CLUSTERS,
                 description="The replay fit converged: every update's inference converged and the final model's "
-                "moments are computable (no quotes or hedges from a failed fit).")
+                "moments are computable (no quotes or hedges from a failed fit), and learning helped: the "
+                "prequential cross-entropy (each parlay target scored by the model just before it) is no worse "
+                "than the prior model's.")
 def fit_converged(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     cluster = run_cluster(context)
     with warehouse.connection() as conn:
         day = fit_day(context, conn, cluster)
         version, converged, metrics = _latest_fit(conn, day, cluster)
-    return dg.AssetCheckResult(passed=bool(converged), metadata={
-        "model_version": version, "skipped_updates": metrics.get("n_skipped"),
-        "final_ce": metrics.get("final_ce"), "initial_ce": metrics.get("initial_ce")})
+    return fit_converged_result(version, bool(converged), metrics)
 
 
 @dg.asset_check(asset=pricing("ising_models"), blocking=True, partitions_def=GAME_CLUSTERS,
                 description="Quotes on a sample of contracts (all 1-, 2- and 3-leg YES/NO combinations of up to 8 "
-                "markets) lie within the Fréchet bounds of the model's marginals, and YES + NO of every market "
-                "sums to 1.")
+                "markets) are coherent before any clipping: the raw combination and the Ising member lie within "
+                "the Fréchet bounds of the model's marginals, every clip the pricer applied counts as a failure, "
+                "and YES + NO of every market sums to 1.")
 def quotes_coherent(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     cluster = run_cluster(context)
     with warehouse.connection() as conn:
         day = fit_day(context, conn, cluster)
         version, _, _ = _latest_fit(conn, day, cluster)
         pricer = pricing_store.load_cluster_pricer(conn, version)
-    tickers = sorted(pricer.markets())[:8]
-    violations = []
-    checked = 0
-    for k in (1, 2, 3):
-        for combo in itertools.combinations(tickers, k):
-            for sides in itertools.product(("yes", "no"), repeat=k):
-                legs = list(zip(combo, sides, strict=True))
-                q = pricer.quote(legs)
-                checked += 1
-                problem = check_quote_coherence(q)
-                if problem:
-                    violations.append({"legs": legs, "problem": problem})
-    for t in tickers:
-        s = pricer.quote([(t, "yes")]).probability + pricer.quote([(t, "no")]).probability
-        if abs(s - 1.0) > 1e-9:
-            violations.append({"legs": [[t, "yes/no"]], "problem": f"YES + NO = {s}"})
-    return dg.AssetCheckResult(passed=not violations, metadata={
-        "contracts_checked": checked, "violations": len(violations),
-        "examples": dg.MetadataValue.json(violations[:10])})
+    report = audit_quotes(pricer, sorted(pricer.markets())[:8])
+    return dg.AssetCheckResult(passed=report["violations"] == 0, metadata={
+        "contracts_checked": report["contracts_checked"], "violations": report["violations"],
+        "clips": report["clips"], "examples": dg.MetadataValue.json(report["examples"])})
 
 
 @dg.asset(
@@ -253,7 +255,9 @@ def _reliability_plot(bins: pd.DataFrame, day: date) -> bytes:
     group_name=GROUP,
     partitions_def=DAILY,
     description="The quoting snapshot: newest Ising fit of every cluster + Gaussian copula + independence + "
-    "CatBoost, weighted; calibration (Brier, log loss) of every member on held-back settled parlays, and a "
+    "CatBoost, weighted by member weights chosen on the held-back settled parlays (lowest Brier score; a note "
+    "says why whenever the ensemble is still worse there than its best member); calibration (Brier, log loss) "
+    "of every member on those parlays, and a "
     "reliability plot (predicted probability vs observed win rate, by bin).",
 )
 def ensemble(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
@@ -269,6 +273,10 @@ def ensemble(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                                "catboost_member": build.classifier_trained,
                                "calibration": frame_table(cal) if not cal.empty
                                else dg.MetadataValue.text("no held-back settled parlays")}
+    meta["member_weights"] = dg.MetadataValue.json(build.weights or {})
+    meta["weights_chosen_on_held_back"] = build.weights_fitted
+    if build.weight_note:
+        meta["ensemble_vs_best_member"] = dg.MetadataValue.text(build.weight_note)
     for r in cal.to_dict("records"):
         meta[f"brier_{r['member']}"] = float(r["brier"])
         meta[f"log_loss_{r['member']}"] = float(r["log_loss"])
@@ -282,9 +290,25 @@ def ensemble(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     return dg.MaterializeResult(metadata=meta)  # type: ignore[arg-type]
 
 
+def calibration_result(rows: list[tuple]) -> dg.AssetCheckResult:  # type: ignore[type-arg]
+    """The verdict of ``ensemble_calibrated`` from the ensemble's ``pricing.calibration`` rows (member, n_parlays,
+    brier, log_loss): passed when the ensemble's Brier score is no worse than the independence price's by more
+    than 0.01. No held-back parlays to score is *not* a pass: the check fails with a warning that says so."""
+    by = {r[0]: r for r in rows}
+    if "ensemble" not in by or "independence" not in by or not by["ensemble"][1]:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, metadata={
+            "note": "no data: no held-back settled parlays to score, calibration unknown", "n_parlays": 0})
+    passed = by["ensemble"][2] <= by["independence"][2] + 0.01
+    return dg.AssetCheckResult(passed=bool(passed), severity=dg.AssetCheckSeverity.WARN, metadata={
+        "n_parlays": by["ensemble"][1], "brier_ensemble": by["ensemble"][2],
+        "brier_independence": by["independence"][2],
+        "log_loss_ensemble": by["ensemble"][3], "log_loss_independence": by["independence"][3]})
+
+
 @dg.asset_check(asset=pricing("ensemble"), partitions_def=DAILY,
-                description="Calibration on held-back settled parlays: the ensemble's "
-                "Brier score is no worse than the independence price's by more than 0.01 (warning).")
+                description="Calibration on held-back settled parlays: the ensemble's Brier score is no worse than "
+                "the independence price's by more than 0.01 (warning). No held-back parlays is a failed warning "
+                "(no data), never a pass.")
 def ensemble_calibrated(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     from dagster_project.partitions import run_day
 
@@ -293,15 +317,7 @@ def ensemble_calibrated(context: dg.AssetCheckExecutionContext, warehouse: Wareh
         found = pricing_store.latest_ensemble(conn, day)
         rows = conn.execute("SELECT member, n_parlays, brier, log_loss FROM pricing.calibration "
                             "WHERE ensemble_version = %s", (found[0],)).fetchall() if found else []
-    by = {r[0]: r for r in rows}
-    if "ensemble" not in by or "independence" not in by:
-        return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,
-                                   metadata={"note": "no held-back settled parlays to score"})
-    passed = by["ensemble"][2] <= by["independence"][2] + 0.01
-    return dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.WARN, metadata={
-        "n_parlays": by["ensemble"][1], "brier_ensemble": by["ensemble"][2],
-        "brier_independence": by["independence"][2],
-        "log_loss_ensemble": by["ensemble"][3], "log_loss_independence": by["independence"][3]})
+    return calibration_result(rows)
 
 
 @dg.asset(

@@ -20,8 +20,9 @@ def build(gx: Any) -> Any:
     suite.add_expectation(e.ExpectColumnValuesToBeUnique(column="trade_id"))
     suite.add_expectation(e.UnexpectedRowsExpectation(
         unexpected_rows_query=(
-            "SELECT trade_id, target_clipped FROM {batch} WHERE use_for_learning "
-            "AND (impossible OR target_clipped IS NULL OR target_clipped < 0 OR target_clipped > 1)"
+            "SELECT trade_id, target_net_of_markup FROM {batch} WHERE use_for_learning "
+            "AND (impossible OR target_net_of_markup IS NULL OR target_net_of_markup < 0 "
+            "OR target_net_of_markup > 1 OR learning_excluded_reason IS NOT NULL)"
         ),
         description="learning targets are probabilities in [0, 1] and never from impossible combos"))
     return suite

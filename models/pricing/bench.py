@@ -11,6 +11,7 @@ scale can be read in market terms.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -278,14 +279,16 @@ def exact_benchmark(sizes: Sequence[int] = (16, 20, 22), seed: int = 0) -> dict[
 def run_all(quick: bool = False) -> dict[str, Any]:
     """Every figure of ``parlay bench pricing``: the accuracy table (cases a–d, old vs new, pgmpy beside),
     the 10-leg quote latency on a fitted 135-market game cluster (with independence and the scipy copula),
-    one paper-scale fit over a simulated day, and BP latency on a random unconstrained 135-variable
-    cluster (the approximate path that remains for models beyond every exact budget)."""
+    one paper-scale fit over a simulated day, BP latency on a random unconstrained 135-variable
+    cluster (the approximate path that remains for models beyond every exact budget), and the fee-correction
+    ablation (:func:`fee_correction_ablation`)."""
     fit = fit_benchmark()
     return {
         "accuracy": accuracy_cases(queries=20 if quick else 60, pgmpy_queries=5 if quick else 10),
         "quote_latency_paper_cluster": quote_benchmark(quotes=60 if quick else 300),
         "fit_paper_cluster": fit,
         "bp_latency_unconstrained_135": speed_benchmark(quotes=60 if quick else 300),
+        "fee_correction_ablation": fee_correction_ablation(trades=600 if quick else 1500),
     }
 
 
@@ -677,3 +680,85 @@ def quote_benchmark(seed: int = 0, markets: int = 135, legs: int = 10, quotes: i
     for name, (wall, cpu) in timings.items():
         out[name] = {"wall": _percentiles(wall), "cpu": _percentiles(cpu)}
     return out
+
+
+# ----------------------------------------------------------------------------- fee-correction ablation
+def fee_correction_ablation(seed: int = 0, trades: int = 1500, spread: float = 0.03, jitter: float = 0.01,
+                            fee_rate: float = 0.07, minutes: int = 150, yes_share: float = 0.7) -> dict[str, Any]:
+    """Combo trades executed at the ask with a known markup, learned with and without the fee correction.
+
+    One cluster of four free markets under a known pairwise law; base books quote the true marginal ± 1¢.
+    Every pair of markets is listed as YES∧YES, YES∧NO and NO∧YES; a trade picks a pair, then YES∧YES with
+    probability ``yes_share`` (else one of the two others), and executes at
+    ``p + fee_rate·p(1 − p) + spread + U(0, jitter)`` (``p`` the true joint probability), ``contracts`` 100.
+    :func:`models.structural.combo_targets` turns the trades into all-YES targets; the replay fit learns once
+    from ``target_net_of_markup`` (corrected: mids for the base terms, the combo markup estimated from the
+    trades) and once from ``target_clipped`` (the observed asks, markup included). Reported: the mean signed
+    and absolute error of the fitted all-YES pair probabilities against the true law, the estimated combo
+    spread against the true mean, and how many rows each variant learned from.
+    """
+    import pandas as pd
+
+    from models import structural as S
+    from models.pricing.replay import cluster_targets, fit_cluster, literal_map
+
+    rng = np.random.default_rng(seed)
+    names = ["a", "b", "c", "d"]
+    markets = [f"M{v.upper()}" for v in names]
+    n = len(names)
+    J = np.zeros((n, n))
+    for (i, j), v in {(0, 1): 0.9, (1, 2): -0.7, (0, 2): 0.4, (2, 3): 0.6, (0, 3): -0.3}.items():
+        J[i, j] = J[j, i] = v
+    truth = IsingModel(np.array([-0.4, 0.2, -0.1, 0.3]), J, InferenceConfig())
+    marg = np.asarray(truth.marginals("exact"), dtype=float)
+    t0 = pd.Timestamp("2026-03-08 00:00", tz="UTC")
+    idx = pd.date_range(t0, periods=minutes, freq="1min")
+    mids = pd.DataFrame({v: np.full(minutes, marg[i]) for i, v in enumerate(names)}, index=idx)
+    quotes = pd.DataFrame([(m, t0 - pd.Timedelta(minutes=1), marg[i] + 0.01, marg[i] - 0.01)
+                           for i, m in enumerate(markets)], columns=["market_ticker", "ts", "yes_ask", "yes_bid"])
+    combos, legs_rows = [], []
+    for i, j in itertools.combinations(range(n), 2):
+        for si, sj in ((True, True), (True, False), (False, True)):
+            ticker = f"C{i}{j}{'Y' if si else 'N'}{'Y' if sj else 'N'}"
+            combos.append((ticker, {i: si, j: sj}))
+            legs_rows += [(ticker, 0, markets[i], "yes" if si else "no"),
+                          (ticker, 1, markets[j], "yes" if sj else "no")]
+    legs = pd.DataFrame(legs_rows, columns=["combo_ticker", "leg_index", "market_ticker", "side"])
+    rows = []
+    for k in range(trades):
+        pair = int(rng.integers(len(combos) // 3))
+        variant = 0 if rng.random() < yes_share else 1 + int(rng.integers(2))
+        ticker, event = combos[3 * pair + variant]
+        p = float(truth.joint_probability(event, "exact"))
+        ask = p + fee_rate * p * (1 - p) + spread + jitter * float(rng.random())
+        ts = t0 + pd.Timedelta(seconds=int(rng.integers(30 * 60, minutes * 60 - 60)))
+        rows.append((f"t{k:05d}", ticker, ts, min(ask, 0.99), 100.0))
+    trade_frame = pd.DataFrame(rows, columns=["trade_id", "combo_ticker", "ts", "yes_price", "contracts"])
+    structure = pd.DataFrame({"combo_ticker": [c for c, _ in combos], "impossible": False,
+                              "impossible_reason": None})
+    variables = pd.DataFrame({"market_ticker": markets, "complement_ticker": [None] * n})
+    fees = {m: ("quadratic", 1.0) for m in markets}
+    targets = S.combo_targets(trade_frame, legs, structure, variables, quotes, fees, dict.fromkeys(
+        [c for c, _ in combos], ("quadratic", 1.0)))
+    lits = literal_map([{"market_ticker": m, "cluster_id": "G",
+                         "literals": [{"variable_id": v, "variable_index": i, "negated": False}]}
+                        for i, (m, v) in enumerate(zip(markets, names, strict=True))])
+    pairs = list(itertools.combinations(range(n), 2))
+    true_pairs = np.array([float(truth.joint_probability({i: True, j: True}, "exact")) for i, j in pairs])
+
+    def learn(frame: pd.DataFrame) -> dict[str, float]:
+        per = cluster_targets(frame, lits).get("G", pd.DataFrame(columns=["ts", "legs", "target"]))
+        fit = fit_cluster("G", names, mids, per, DEFAULT_FIT)
+        fitted = np.array([float(fit.model.joint_probability({i: True, j: True}, "exact")) for i, j in pairs])
+        err = fitted - true_pairs
+        return {"rows_learned": len(per), "mean_error": float(err.mean()), "mean_abs_error": float(np.abs(err).mean()),
+                "max_abs_error": float(np.abs(err).max())}
+
+    uncorrected = targets.assign(target_net_of_markup=targets["target_clipped"],
+                                 use_for_learning=~targets["impossible"] & targets["target_in_range"])
+    est = targets["markup_estimate"] - [S.fee_per_contract(p, 100.0, fee_rate) for p in targets["observed_ask"]]
+    return {
+        "trades": trades, "true_combo_spread": spread + jitter / 2, "estimated_combo_spread": float(est.mean()),
+        "corrected": learn(targets), "uncorrected": learn(uncorrected),
+        "true_pair_probabilities": [round(float(x), 4) for x in true_pairs],
+    }

@@ -4,10 +4,14 @@ For legs with marginal probabilities p_1 … p_k (each the probability of the le
 puts P(all legs) inside the Fréchet bounds max(0, Σp_i − (k − 1)) ≤ P ≤ min_i p_i. Exact inference
 respects them by construction; approximate inference can stray by its error, so every quote is clipped
 into the bounds computed from the same model's marginals, and the NO price is 1 − YES.
+
+The coherence check (:func:`check_quote_coherence`, :func:`audit_quotes`) judges the numbers *before* that
+clipping: a clip is evidence of an incoherent model output and counts as a failure.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -93,14 +97,61 @@ def quote_many(
 
 
 def check_quote_coherence(q: object, tol: float = 1e-9) -> str | None:
-    """Why an :class:`~models.pricing.quotes.EnsembleQuote` is incoherent, or None: its probability must lie
-    in [0, 1] and within the Fréchet bounds of its legs' own-side probabilities (0 when impossible)."""
+    """Why an :class:`~models.pricing.quotes.EnsembleQuote` is incoherent, or None.
+
+    The judgement is on the raw model outputs, before any clipping: every clip the pricer applied
+    (``q.clips``: a member's price moved into [0, 1] or into the event's bounds, the combination moved into
+    them) is a failure; the combination before clipping (``q.unclipped_probability``) and the Ising member
+    must lie in [0, 1] and within the Fréchet bounds of the legs' own-side probabilities (and of the event's
+    node masses, ``q.member_bounds``); impossible legs must be priced exactly 0. A pricer that clips its
+    way into the bounds therefore fails here even though its quoted number is coherent.
+    """
+    problems: list[str] = []
+    clips = tuple(getattr(q, "clips", ()) or ())
+    if clips:
+        problems.append(f"{len(clips)} clip(s): " + "; ".join(clips))
     p = float(q.probability)  # type: ignore[attr-defined]
-    if not 0.0 - tol <= p <= 1.0 + tol:
-        return f"probability {p} outside [0, 1]"
     if q.impossible:  # type: ignore[attr-defined]
-        return None if p == 0.0 else f"impossible legs priced {p}"
+        return None if p == 0.0 and not problems else "; ".join([*problems, f"impossible legs priced {p}"])
+    raw = getattr(q, "unclipped_probability", None)
     lower, upper = frechet_bounds(list(q.leg_probabilities))  # type: ignore[attr-defined]
-    if p < lower - tol or p > upper + tol:
-        return f"probability {p:.6f} outside Fréchet bounds [{lower:.6f}, {upper:.6f}]"
-    return None
+    bounds = [("Fréchet bounds", lower, upper)]
+    event = getattr(q, "member_bounds", None)
+    if event is not None:
+        bounds.append(("event bounds", float(event[0]), float(event[1])))
+    judged = [("probability", p)] + ([("unclipped probability", float(raw))] if raw is not None else [])
+    judged += [(f"{m.name} member", float(m.probability)) for m in getattr(q, "members", ()) if m.name == "ising"]
+    for what, value in judged:
+        if not 0.0 - tol <= value <= 1.0 + tol:
+            problems.append(f"{what} {value} outside [0, 1]")
+            continue
+        for name, lo, hi in bounds:
+            if value < lo - tol or value > hi + tol:
+                problems.append(f"{what} {value:.6f} outside {name} [{lo:.6f}, {hi:.6f}]")
+    return "; ".join(problems) if problems else None
+
+
+def audit_quotes(pricer: object, tickers: Sequence[str], max_legs: int = 3, tol: float = 1e-9) -> dict[str, object]:
+    """Every 1- … ``max_legs``-leg YES/NO combination of ``tickers`` quoted by ``pricer`` and judged by
+    :func:`check_quote_coherence` (raw outputs, clips count as failures), plus YES + NO = 1 of every market.
+
+    Returns ``{"contracts_checked", "violations", "clips", "examples"}``: ``violations`` counts contracts
+    with any problem, ``clips`` every clip applied, ``examples`` up to ten ``{"legs", "problem"}``."""
+    violations: list[dict[str, object]] = []
+    checked = clips = 0
+    for k in range(1, max_legs + 1):
+        for combo in itertools.combinations(tickers, k):
+            for sides in itertools.product(("yes", "no"), repeat=k):
+                legs = list(zip(combo, sides, strict=True))
+                q = pricer.quote(legs)  # type: ignore[attr-defined]
+                checked += 1
+                clips += len(getattr(q, "clips", ()) or ())
+                problem = check_quote_coherence(q, tol)
+                if problem:
+                    violations.append({"legs": legs, "problem": problem})
+    for t in tickers:
+        s = pricer.quote([(t, "yes")]).probability + pricer.quote([(t, "no")]).probability  # type: ignore[attr-defined]
+        if abs(s - 1.0) > tol:
+            violations.append({"legs": [[t, "yes/no"]], "problem": f"YES + NO = {s}"})
+    return {"contracts_checked": checked, "violations": len(violations), "clips": clips,
+            "examples": violations[:10]}

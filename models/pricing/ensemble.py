@@ -53,10 +53,23 @@ from models.pricing.results import NotConvergedError
 from models.pricing.structure import NodeEvent, Structure
 from models.risk import MarketDef
 
-__all__ = ["ClusterModel", "EnsembleConfig", "EnsemblePricer", "synthetic_pricer"]
+__all__ = ["ClusterModel", "EnsembleConfig", "EnsemblePricer", "WeightFit", "combine_members", "fit_member_weights",
+           "synthetic_pricer"]
 
 YES, NO = "yes", "no"
 Terms = list[tuple[int, NodeEvent]]
+
+# A number moved by more than this to keep it inside its bounds is recorded as a clip (smaller moves are the
+# rounding of sums of exact probabilities).
+CLIP_TOL = 1e-12
+
+
+def _hold(value: float, lower: float, upper: float, what: str, clips: list[str] | None) -> float:
+    """``value`` held inside [lower, upper]; a move beyond :data:`CLIP_TOL` is recorded in ``clips``."""
+    held = min(max(value, lower), upper)
+    if clips is not None and abs(held - value) > CLIP_TOL:
+        clips.append(f"{what}: {value:.9g} clipped to {held:.9g} (bounds [{lower:.9g}, {upper:.9g}])")
+    return float(held)
 
 
 @dataclass(frozen=True, eq=False)
@@ -235,12 +248,13 @@ class EnsemblePricer:
             return EnsembleQuote(legs, 0.0, independence_legs, 0.0, (), True, lower, upper, self.version, leg_p,
                                  (impossible,))
         notes: list[str] = []
+        clips: list[str] = []
         cfg = self.config
-        prices: dict[str, float] = {"ising": self._ising(terms)}
-        copula = self._copula(terms)
+        prices: dict[str, float] = {"ising": self._ising(terms, clips)}
+        copula = self._copula(terms, clips)
         if copula is not None:
             prices["copula"] = copula
-        prices["independence"] = self._independence(terms)
+        prices["independence"] = self._independence(terms, clips)
         restricted = [(c, q, m) for c, ts in terms.items() for _, t in ts[:1] for q, m in sorted(t.masks.items())
                       if not m.all()]
         ev_lower, ev_upper = self._event_bounds(terms)
@@ -254,21 +268,23 @@ class EnsemblePricer:
             }
             try:
                 p_cb = float(self.classifier.predict_proba([row])[0])
-                prices["catboost"] = min(max(p_cb, ev_lower), ev_upper)
+                prices["catboost"] = _hold(p_cb, ev_lower, ev_upper, "catboost member", clips)
             except Exception as exc:
                 notes.append(f"catboost member dropped: {exc}")
         weights = {k: w for k, w in cfg.weights().items() if k in prices and w > 0}
+        if not weights:  # every member present carries weight 0 (weights fitted on held-back data): the Ising law
+            weights = {"ising": 1.0}
         total = sum(weights.values())
         values = np.array([prices[k] for k in weights])
         w = np.array([weights[k] / total for k in weights])
-        p = float(w @ values)
-        p = min(max(p, ev_lower), ev_upper)
+        unclipped = float(w @ values)
+        p = _hold(unclipped, ev_lower, ev_upper, "ensemble", clips)
         dispersion = float(math.sqrt(max(0.0, float(w @ (values - p) ** 2))))
         width = cfg.min_uncertainty + cfg.frechet_width_share * (upper - lower)
         uncertainty = float(math.sqrt(dispersion**2 + width**2))
         members = tuple(MemberPrice(k, float(prices[k]), float(weights.get(k, 0.0))) for k in prices)
         return EnsembleQuote(legs, p, independence_legs, uncertainty, members, False, lower, upper, self.version,
-                             leg_p, tuple(notes))
+                             leg_p, tuple(notes), unclipped, tuple(clips), (ev_lower, ev_upper))
 
     # ------------------------------------------------------------------ members
     def _market_probability(self, ml: MarketLiterals) -> float:
@@ -278,7 +294,7 @@ class EnsemblePricer:
         terms = self._terms(ClusterEvent(ml.cluster_id, tuple(sorted(ml.literals))))
         return float(sum(sign * self._independent_term(cm, t) for sign, t in terms))  # one node: exact
 
-    def _ising(self, terms: Mapping[str, Terms]) -> float:
+    def _ising(self, terms: Mapping[str, Terms], clips: list[str] | None = None) -> float:
         out = 1.0
         for c, ts in terms.items():
             cm = self.clusters[c]
@@ -286,7 +302,7 @@ class EnsemblePricer:
                 p = sum(sign * float(cm.model.probability(t, self.config.method)) for sign, t in ts)
             except NotConvergedError as err:
                 raise ModelNotConverged(c, f"inference failed: {err}") from err
-            out *= min(max(p, 0.0), 1.0)
+            out *= _hold(p, 0.0, 1.0, f"ising member on {c}", clips)
         return float(out)
 
     @staticmethod
@@ -296,14 +312,15 @@ class EnsemblePricer:
             p *= cm.mask_probability(q, m)
         return p
 
-    def _independence(self, terms: Mapping[str, Terms]) -> float:
+    def _independence(self, terms: Mapping[str, Terms], clips: list[str] | None = None) -> float:
         out = 1.0
         for c, ts in terms.items():
             cm = self.clusters[c]
-            out *= min(max(sum(sign * self._independent_term(cm, t) for sign, t in ts), 0.0), 1.0)
+            out *= _hold(sum(sign * self._independent_term(cm, t) for sign, t in ts), 0.0, 1.0,
+                         f"independence member on {c}", clips)
         return float(out)
 
-    def _copula(self, terms: Mapping[str, Terms]) -> float | None:
+    def _copula(self, terms: Mapping[str, Terms], clips: list[str] | None = None) -> float | None:
         out = 1.0
         for c, ts in terms.items():
             cm = self.clusters[c]
@@ -316,7 +333,7 @@ class EnsemblePricer:
                 if cm.copula is None or len(restricted) > self.config.copula_max_legs:
                     return None
                 part += sign * cm.copula.probability(cm.node_marginals, restricted)
-            out *= min(max(part, 0.0), 1.0)
+            out *= _hold(part, 0.0, 1.0, f"copula member on {c}", clips)
         return float(out)
 
     def _event_bounds(self, terms: Mapping[str, Terms]) -> tuple[float, float]:
@@ -340,6 +357,115 @@ class EnsemblePricer:
         if cm is None:
             return f"no fitted model for its cluster {ml.cluster_id}"
         return f"cluster {ml.cluster_id}: {cm.reason}"
+
+
+# ----------------------------------------------------------------------------- member weights on held-back data
+MEMBERS = ("ising", "copula", "catboost", "independence")
+MIN_WEIGHT_PARLAYS = 20  # fewer held-back parlays: the configured weights are kept
+
+
+def combine_members(rows: Sequence[Mapping[str, float]], weights: Mapping[str, float]) -> np.ndarray:
+    """The ensemble's probability of each parlay from its members' prices (``rows``: member → price, only the
+    members that priced it), exactly as :meth:`EnsemblePricer.quote` combines them: the weighted mean of the
+    members present with positive weight, the Ising member alone when none is."""
+    out = np.empty(len(rows))
+    for i, r in enumerate(rows):
+        present = {k: float(weights.get(k, 0.0)) for k in r if float(weights.get(k, 0.0)) > 0}
+        if not present:
+            out[i] = float(r["ising"])
+            continue
+        total = sum(present.values())
+        out[i] = sum(w * float(r[k]) for k, w in present.items()) / total
+    return out
+
+
+@dataclass(frozen=True)
+class WeightFit:
+    """Member weights chosen on held-back parlays, and how the ensemble then scores against its members."""
+
+    weights: dict[str, float]
+    fitted: bool
+    n_parlays: int
+    brier_ensemble: float
+    brier_members: dict[str, float]  # members that priced every parlay
+    best_member: str | None
+    note: str | None  # why the ensemble is worse than its best member, or why the weights were not fitted
+
+
+def _brier(p: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean((p - y) ** 2)) if len(y) else math.nan
+
+
+def fit_member_weights(rows: Sequence[Mapping[str, float]], outcomes: Sequence[float] | np.ndarray,
+                       default: Mapping[str, float], min_parlays: int = MIN_WEIGHT_PARLAYS) -> WeightFit:
+    """Member weights that minimise the Brier score of :func:`combine_members` on held-back settled parlays.
+
+    Candidates: the configured weights, every single member alone, and a local optimum over the simplex
+    (softmax parametrisation, started from each of them); the best on the data wins, so the ensemble is never
+    worse there than a member that priced every parlay. With fewer than ``min_parlays`` parlays the
+    configured weights are kept. ``note`` says why when the ensemble still scores worse than its best member
+    (a member that priced only some parlays, the weights not fitted)."""
+    from scipy.optimize import minimize
+
+    y = np.asarray(outcomes, dtype=float)
+    names = [m for m in MEMBERS if any(m in r for r in rows)]
+    complete = [m for m in names if all(m in r for r in rows)]
+    members = {m: _brier(np.array([float(r[m]) for r in rows]), y) for m in complete}
+    best = min(members, key=lambda m: members[m]) if members else None
+    base = {m: float(default.get(m, 0.0)) for m in MEMBERS}
+
+    prices = np.array([[float(r.get(m, 0.0)) for m in MEMBERS] for r in rows]).reshape(len(rows), len(MEMBERS))
+    present = np.array([[m in r for m in MEMBERS] for r in rows], dtype=float).reshape(len(rows), len(MEMBERS))
+    ising = prices[:, MEMBERS.index("ising")] if len(rows) else np.zeros(0)
+
+    def score(w: Mapping[str, float]) -> float:  # combine_members, vectorised
+        wv = np.array([max(float(w.get(m, 0.0)), 0.0) for m in MEMBERS])
+        mass = present * wv
+        total = mass.sum(axis=1)
+        mixed = np.divide((mass * prices).sum(axis=1), total, out=ising.copy(), where=total > 0)
+        return _brier(mixed, y)
+
+    if len(y) < min_parlays or not names:
+        b = score(base) if len(y) else math.nan
+        note = f"{len(y)} held-back settled parlays (< {min_parlays}): the configured weights are kept, not fitted"
+        if best is not None and b > members[best] + 1e-12:
+            note += f"; the ensemble ({b:.5f}) is worse than {best} ({members[best]:.5f}) on them"
+        return WeightFit(base, False, len(y), b, members, best, note)
+
+    def expand(x: np.ndarray) -> dict[str, float]:
+        z = np.exp(x - x.max())
+        w = z / z.sum()
+        return {**dict.fromkeys(MEMBERS, 0.0), **{m: float(v) for m, v in zip(names, w, strict=True)}}
+
+    candidates = [base] + [{**dict.fromkeys(MEMBERS, 0.0), m: 1.0} for m in names]
+    for start in list(candidates):
+        x0 = np.log(np.array([max(start.get(m, 0.0), 1e-3) for m in names]))
+        res = minimize(lambda x: score(expand(x)), x0, method="L-BFGS-B", options={"maxiter": 200})
+        candidates.append(expand(res.x))
+    scored = [(score(w), k, w) for k, w in enumerate(candidates)]
+    b, _, chosen = min(scored, key=lambda t: (t[0], t[1]))
+    chosen = {m: (round(v, 6) if v > 1e-6 else 0.0) for m, v in chosen.items()}
+    total = sum(chosen.values())
+    chosen = {m: v / total for m, v in chosen.items()}
+    b = score(chosen)
+    notes = []
+    if best is not None and b > members[best] + 1e-12:
+        partial = [f"{m} priced {sum(m in r for r in rows)} of {len(rows)}" for m in names if m not in complete]
+        notes.append(f"the ensemble ({b:.5f}) is worse than {best} ({members[best]:.5f}) on the held-back parlays: "
+                     + ("; ".join(partial) + " parlays, so no weighting reproduces a single member everywhere"
+                        if partial else "the weights are rounded to 6 decimals"))
+    mixed = combine_members(rows, chosen)
+    for m in names:
+        if m in complete:
+            continue
+        sub = np.array([m in r for r in rows])
+        own = _brier(np.array([float(r[m]) for r in rows if m in r]), y[sub])
+        ours = _brier(mixed[sub], y[sub])
+        if ours > own + 1e-12:
+            notes.append(f"on the {int(sub.sum())} parlays {m} priced, the ensemble ({ours:.5f}) is worse than {m} "
+                         f"({own:.5f}): the weights are chosen on all {len(rows)} parlays, where {m} is not available "
+                         "everywhere")
+    return WeightFit(chosen, True, len(y), b, members, best, "; ".join(notes) or None)
 
 
 def synthetic_pricer(n_clusters: int = 1, markets_per_cluster: int = 135, mean_degree: float = 10.0,

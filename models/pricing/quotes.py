@@ -52,6 +52,12 @@ class EnsembleQuote:
     model_version: str = ""
     leg_probabilities: tuple[float, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    # The combination before it was held inside the event's bounds (None: not computed, e.g. impossible legs),
+    # and every clip applied on the way (a member's price into [0, 1] or into the event's Fréchet bounds, the
+    # combination into them): the raw model outputs the coherence check judges.
+    unclipped_probability: float | None = None
+    clips: tuple[str, ...] = field(default=())
+    member_bounds: tuple[float, float] | None = None  # the event's bounds the members must respect
 
 
 class ModelNotConverged(RuntimeError):

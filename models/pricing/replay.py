@@ -67,6 +67,7 @@ from models.pricing.results import InferenceDiagnostics, NotConvergedError
 from models.pricing.structure import NodeEvent, Structure
 
 __all__ = [
+    "FIT_METRICS_EXPLAINED",
     "ClusterEvent",
     "FitConfig",
     "FitMetrics",
@@ -80,6 +81,7 @@ __all__ = [
     "event_probability",
     "fit_cluster",
     "literal_map",
+    "prequential_regression",
     "variable_mids",
 ]
 
@@ -350,6 +352,16 @@ def _asof_mids(panel: pd.DataFrame) -> pd.DataFrame:
     return wide.sort_index().ffill()
 
 
+def _learning_target(row: Mapping[str, object]) -> float | None:
+    """The number a fit learns from: ``target_net_of_markup`` (the all-YES target net of the estimated markup);
+    rows without that column fall back to ``target`` (tables built before it existed are not fee-corrected)."""
+    q = row["target_net_of_markup"] if "target_net_of_markup" in row else row.get("target")
+    if q is None:
+        return None
+    q = float(q)  # type: ignore[arg-type]
+    return q if math.isfinite(q) else None
+
+
 def cluster_targets(
     combo_targets: pd.DataFrame,
     literals: LiteralMap,
@@ -359,7 +371,9 @@ def cluster_targets(
     min_other_probability: float = 0.05,
 ) -> dict[str, pd.DataFrame]:
     """Per cluster, the learning targets of its combo trades (``marts.combo_targets`` rows: ts,
-    target_legs, target_clipped, use_for_learning; trade_id and contracts kept when present).
+    target_legs, target_net_of_markup, use_for_learning; trade_id and contracts kept when present). The target
+    learned is ``target_net_of_markup``, never the fee-inflated ``target_clipped``; rows with
+    ``use_for_learning`` false (independence-filled, impossible, …: ``learning_excluded_reason``) are dropped.
 
     ``target_legs`` are canonical all-YES markets; their literals are joined per cluster. A target on
     one cluster is used as is. A cross-cluster target q = Π_c P(A_c) (clusters independent) gives cluster
@@ -375,8 +389,8 @@ def cluster_targets(
         rows = rows[rows["use_for_learning"].map(lambda v: bool(v) if v is not None else False)]
     mids = _asof_mids(panel) if panel is not None and not panel.empty and cross_cluster == "divide" else None
     for r in rows.to_dict("records"):
-        q = r.get("target_clipped", r.get("target"))
-        if q is None or (isinstance(q, float) and math.isnan(q)):
+        q = _learning_target(r)
+        if q is None:
             continue
         legs = [(str(m), YES) for m in (r["target_legs"] or [])]
         if not legs or any(m not in literals.markets for m, _ in legs):
@@ -495,10 +509,36 @@ class FitConfig:
 DEFAULT_FIT = FitConfig(eta_h=2.0, eta_J=0.3)
 
 
+# What the start and end values of a fit mean (shown with every fit's metadata).
+FIT_METRICS_EXPLAINED = (
+    "Prequential scores over the day's parlay targets, each target scored once before it is learned from. "
+    "initial_ce / initial_mae: the prior model (fields from the opening mids, no couplings, before any update) "
+    "on every target; final_ce / final_mae / logit_rmse: for each target, the model as it stood just before "
+    "that target (after every earlier event), averaged. No target is scored by a model that has already seen "
+    "it, so final below initial means the replay learned something that holds on data it had not seen yet. "
+    "Both are averaged over the same targets (those whose price before the update is known). CE is the "
+    "cross-entropy CE(q, p) ≥ H(q): it includes the targets' own entropy, so only differences matter."
+)
+
+
+def prequential_regression(metrics: Mapping[str, object]) -> str | None:
+    """Why a fit made its predictions worse, or None: the prequential CE (``final_ce``, each target scored by
+    the model just before it) above the prior model's (``initial_ce``). Missing values (no targets) are no
+    regression."""
+    ice, fce = metrics.get("initial_ce"), metrics.get("final_ce")
+    if not isinstance(ice, (int, float)) or not isinstance(fce, (int, float)):
+        return None
+    if not (math.isfinite(ice) and math.isfinite(fce)) or fce <= ice:
+        return None
+    return (f"prequential cross-entropy {fce:.4f} is worse than the prior model's {ice:.4f}: the updates made "
+            "the model predict the next targets worse than not learning at all")
+
+
 @dataclass(frozen=True)
 class FitMetrics:
-    """Summary of a replay. CE and |price − target| are over the parlay targets, under the initial and
-    the final model; ``logit_rmse`` is the final model's root-mean-square log-odds error on them."""
+    """Summary of a replay (see :data:`FIT_METRICS_EXPLAINED`). CE and |price − target| are over the parlay
+    targets, prequential: ``initial_*`` under the prior model before any update, ``final_*`` (and
+    ``logit_rmse``) under the model as it stood just before each target."""
 
     n_variables: int
     n_couplings: int
@@ -619,24 +659,36 @@ def _events(
     return out
 
 
-def _target_metrics(model: IsingModel, parlays: list[tuple[dict[int, bool], float]], method: Method,
-                    eps: float) -> tuple[float, float, float]:
-    if not parlays:
+def _scores(pairs: Sequence[tuple[float, float]], eps: float) -> tuple[float, float, float]:
+    """(mean CE, mean |p − q|, RMS log-odds error) of (price, target) pairs."""
+    if not pairs:
         return math.nan, math.nan, math.nan
     ce, ae, se = [], [], []
-    for legs, q in parlays:
+    for p, q in pairs:
+        pc = min(max(p, eps), 1.0 - eps)
+        qc = min(max(q, eps), 1.0 - eps)
+        ce.append(cross_entropy(qc, pc))
+        ae.append(abs(p - q))
+        se.append((math.log(pc / (1 - pc)) - math.log(qc / (1 - qc))) ** 2)
+    return float(np.mean(ce)), float(np.mean(ae)), float(math.sqrt(np.mean(se)))
+
+
+def _target_metrics(prior: IsingModel, parlays: Sequence[tuple[dict[int, bool], float, float]], method: Method,
+                    eps: float) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """Prequential scores of the parlay targets: ``parlays`` holds (legs, target, the price of the model as it
+    stood just before that target). Returns ((CE, MAE, logit RMSE) of the prior model before any update,
+    the same of the models just before each target), both over the targets both could price."""
+    initial, final = [], []
+    for legs, q, before in parlays:
+        if not math.isfinite(before):
+            continue  # the update was skipped: inference failed before it
         try:
-            p = float(model.joint_probability(legs, method))
+            p0 = float(prior.joint_probability(legs, method))
         except NotConvergedError:
             continue
-        p = min(max(p, eps), 1.0 - eps)
-        qc = min(max(q, eps), 1.0 - eps)
-        ce.append(cross_entropy(qc, p))
-        ae.append(abs(p - q))
-        se.append((math.log(p / (1 - p)) - math.log(qc / (1 - qc))) ** 2)
-    if not ce:
-        return math.nan, math.nan, math.nan
-    return float(np.mean(ce)), float(np.mean(ae)), float(math.sqrt(np.mean(se)))
+        initial.append((p0, q))
+        final.append((float(before), q))
+    return _scores(initial, eps), _scores(final, eps)
 
 
 def fit_cluster(
@@ -702,7 +754,7 @@ def fit_cluster(
     lcfg = cfg.learner_config()
     fields_only = replace(lcfg, eta_J=0.0, l2_J=0.0)
     learner = OnlineLearner(model0, lcfg)
-    parlays: list[tuple[dict[int, bool], float]] = []
+    parlays: list[tuple[dict[int, bool], float, float]] = []  # legs, target, price just before it
     rows: list[dict[str, object]] = []
     n_base = n_parlay = 0
     shadow = 0.0
@@ -749,7 +801,6 @@ def fit_cluster(
             k = end
             continue
         contract = Contract.of(legs)
-        parlays.append((legs, q))
         if cfg.setting == "standalone":
             book = learner.register(contract)
             p_book = learner.books[book].price()
@@ -757,6 +808,7 @@ def fit_cluster(
             result = learner.observe_flow(contract, side, contracts if contracts else cfg.flow_shares)
         else:
             result = learner.observe(contract, q, trade=trade)
+        parlays.append((legs, q, float(result.price_before)))
         record(ts, kind, contract, q, result, trade_id)
         k += 1
     model = learner.model
@@ -778,8 +830,7 @@ def fit_cluster(
         if budget.refused:
             notes.append(f"{len(budget.refused)} node pair(s) left uncoupled by the clique budget "
                          f"({cfg.max_clique_states:.0f} states) in {budget.refusals} parlay update(s)")
-    ice, imae, _ = _target_metrics(model0, parlays, cfg.method, cfg.target_eps)
-    fce, fmae, rmse = _target_metrics(model, parlays, cfg.method, cfg.target_eps)
+    (ice, imae, _), (fce, fmae, rmse) = _target_metrics(model0, parlays, cfg.method, cfg.target_eps)
     metrics = FitMetrics(
         n_variables=n,
         n_couplings=int(np.count_nonzero(np.triu(model.J, 1))),

@@ -204,12 +204,12 @@ WHERE l.combo_ticker IN (
 """
 
 QUOTES_SQL = """
-SELECT market_ticker, ts, yes_ask::float8 AS yes_ask
+SELECT market_ticker, ts, yes_ask::float8 AS yes_ask, yes_bid::float8 AS yes_bid
 FROM marts.book_snapshots
 WHERE is_valid AND trading_day = %(day)s AND market_ticker = ANY(%(markets)s)
 UNION ALL
 SELECT * FROM (
-    SELECT DISTINCT ON (market_ticker) market_ticker, ts, yes_ask::float8
+    SELECT DISTINCT ON (market_ticker) market_ticker, ts, yes_ask::float8, yes_bid::float8
     FROM marts.book_snapshots
     WHERE is_valid AND trading_day = %(day)s - 1 AND market_ticker = ANY(%(markets)s)
     ORDER BY market_ticker, ts DESC

@@ -83,7 +83,9 @@ def test_corrupt_capture_fails_the_blocking_checks_and_stops_downstream(tmp_path
 def test_clean_capture_passes_every_check(tmp_path, monkeypatch, fresh_database_url) -> None:
     result = run_main(tmp_path, monkeypatch, fresh_database_url, corrupt=False)
     assert result.success, (result.failed_steps, result.failed_checks)
-    assert failed_checks(result) == set()
+    # the capture holds no combo trades, so no settled parlays are held back: calibration is a failed warning
+    # ("no data"), never a pass; every other check passes
+    assert failed_checks(result) == {"pricing/ensemble:ensemble_calibrated"}
     done = materialized(result)
     assert {"marts/book_snapshots", "marts/binary_variables", "marts/combo_features", "pricing/ising_models",
             "pricing/ensemble", "risk/listed_quotes", "hedging/orders", "ledger/pnl"} <= done

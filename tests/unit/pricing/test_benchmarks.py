@@ -51,3 +51,9 @@ def test_structure_accuracy_cases_latency_and_fit() -> None:
     _show("accuracy cases a–d (old cutset BP vs the exact engine)", bench.accuracy_cases(queries=20, pgmpy_queries=3))
     _show("10-leg quote on a fitted 135-market game cluster", bench.quote_benchmark(quotes=100))
     _show("fit of a 135-market game cluster over a simulated day", bench.fit_benchmark())
+
+
+@pytest.mark.benchmark
+def test_fee_correction_ablation_figures() -> None:
+    _show("fee-correction ablation: fitted all-YES pair probabilities vs the true law",
+          bench.fee_correction_ablation())
