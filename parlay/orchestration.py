@@ -152,6 +152,12 @@ def _collect(out: DayOutcome, result, job: str, partition: str) -> None:  # type
         out.success = False
 
 
+def stopped(out: DayOutcome) -> bool:
+    """Does the day stop here? On a failed step or a failed blocking check; a failed non-blocking check (the
+    monitoring checks, WARN or ERROR) is reported and the day goes on."""
+    return not out.success or any("(blocking)" in c for c in out.failed_checks)
+
+
 def launch(instance, job_name: str, partition_key: str, tags: dict[str, str],  # type: ignore[no-untyped-def]
            asset_selection: Sequence | None = None, run_config: dict | None = None):
     """Create a run of ``job_name`` that belongs to the code location ``parlay`` (its origin is the one
@@ -229,9 +235,6 @@ def run_main_job(
                 if graph.get(k).group_name not in exclude_groups}
     outcomes = []
     from contextlib import nullcontext
-
-    def stopped(out: DayOutcome) -> bool:
-        return not out.success or any("(blocking)" in c for c in out.failed_checks)
 
     with (nullcontext(instance) if instance is not None else dg.DagsterInstance.get()) as instance:
         register_days(instance, days)
