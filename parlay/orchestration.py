@@ -101,7 +101,7 @@ class DayOutcome:
     success: bool
     materialized: list[str] = field(default_factory=list)
     failed_steps: list[str] = field(default_factory=list)
-    failed_checks: list[str] = field(default_factory=list)  # "asset:check (blocking)"
+    failed_checks: list[str] = field(default_factory=list)  # "asset:check (blocking | error | warning)"
     passed_checks: list[str] = field(default_factory=list)
     not_materialized: list[str] = field(default_factory=list)
     metadata: dict[str, dict] = field(default_factory=dict)
@@ -146,7 +146,9 @@ def _collect(out: DayOutcome, result, job: str, partition: str) -> None:  # type
         if ev.passed:
             out.passed_checks.append(name)
         else:
-            tag = "blocking" if getattr(ev, "blocking", False) else "warning"
+            severity = getattr(getattr(ev, "severity", None), "value", "WARN")
+            # non-blocking: the day goes on; at ERROR the monitoring sensor pauses the hedge schedule
+            tag = "blocking" if getattr(ev, "blocking", False) else ("error" if severity == "ERROR" else "warning")
             out.failed_checks.append(f"{name} ({tag})")
     if not result.success:
         out.success = False
@@ -298,5 +300,6 @@ def where_to_look(url: str) -> list[str]:
                                                  if params(url).password else ""),
         "                 .venv/bin/parlay db psql     (schemas raw, quarantine, staging, marts, …)",
         f"  Parquet        {config.storage_url()}",
+        "  Monitoring     .venv/bin/parlay report      (the day's P&L, pool, hedge quality, drift, failed checks)",
     ]
     return lines

@@ -209,6 +209,38 @@ def test_failed_non_blocking_checks_do_not_stop_the_day() -> None:
         )
     out = DayOutcome(datetime(2026, 3, 7).date(), result.run_id, True)
     _collect(out, result, "main_finish", "2026-03-07")
-    assert out.failed_checks == ["monitoring/hedge_quality:slippage_ceiling (warning)"]
+    assert out.failed_checks == ["monitoring/hedge_quality:slippage_ceiling (error)"]
     assert out.success and not stopped(out)
     assert stopped(DayOutcome(out.day, "", True, failed_checks=["pricing/ising_models:fit_converged (blocking)"]))
+
+
+def test_failed_error_check_stops_a_running_hedge_schedule(fresh_database_url: str) -> None:
+    """Switched on in the UI, the hedge schedule is switched off by the sensor (the Automation page shows it)."""
+    from dagster._core.remote_origin import InProcessCodeLocationOrigin, RemoteInstigatorOrigin, RemoteRepositoryOrigin
+    from dagster._core.scheduler.instigation import (
+        InstigatorState,
+        InstigatorStatus,
+        InstigatorType,
+        ScheduleInstigatorData,
+    )
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+    with dg.instance_for_test() as instance:
+        location = InProcessCodeLocationOrigin(
+            LoadableTargetOrigin(module_name="dagster_project.definitions"), "parlay"
+        )
+        origin = RemoteInstigatorOrigin(RemoteRepositoryOrigin(location, "__repository__"), automation.HEDGE_SCHEDULE)
+        instance.add_instigator_state(
+            InstigatorState(
+                origin, InstigatorType.SCHEDULE, InstigatorStatus.RUNNING, ScheduleInstigatorData("*/15 * * * *")
+            )
+        )
+        register_days(instance, ["2026-03-07"])
+        dg.materialize(
+            _failing_check("fill_ratio_floor", "hedge_quality", dg.AssetCheckSeverity.ERROR),
+            instance=instance,
+            partition_key="2026-03-07",
+        )
+        _sensor(instance, fresh_database_url)
+        states = instance.all_instigator_state(instigator_type=InstigatorType.SCHEDULE)
+        assert [(s.name, s.status) for s in states] == [(automation.HEDGE_SCHEDULE, InstigatorStatus.STOPPED)]
