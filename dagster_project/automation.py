@@ -85,21 +85,21 @@ def market_snapshots_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRe
     return dg.RunRequest(run_key=f"snap:{context.scheduled_execution_time}", partition_key=day)
 
 
-def hedge_pauses(warehouse: WarehouseResource) -> list[tuple]:
-    """Active pauses of the hedge schedule (none when the monitoring tables do not exist yet)."""
+def hedge_pauses() -> list[tuple]:
+    """Active pauses of the hedge schedule, read from the warehouse the jobs use (PARLAY_DATABASE_URL); none when
+    the monitoring tables do not exist yet."""
     from parlay.db.connection import connect
     from parlay.monitoring_runtime import active_pauses
 
-    with connect(warehouse.url()) as conn:  # read only: no migration from a schedule tick
+    with connect(WarehouseResource().url()) as conn:  # read only: no migration from a schedule tick
         return active_pauses(conn)
 
 
 @dg.schedule(job=hedge_job, cron_schedule="*/15 * * * *", execution_timezone="America/New_York",
              default_status=dg.DefaultScheduleStatus.STOPPED, name=HEDGE_SCHEDULE)
-def hedge_rebalance_schedule(context: dg.ScheduleEvaluationContext,
-                             warehouse: WarehouseResource) -> dg.RunRequest | dg.SkipReason:
+def hedge_rebalance_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
     """Rebalance today's hedges, unless a failed ERROR monitoring check paused hedging."""
-    paused = hedge_pauses(warehouse)
+    paused = hedge_pauses()
     if paused:
         at, day, check, reason = paused[0]
         return dg.SkipReason(f"hedging paused since {at:%Y-%m-%d %H:%M} UTC by {check} ({day}): {reason}; "

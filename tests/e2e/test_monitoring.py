@@ -124,7 +124,7 @@ def test_parlay_report_prints_the_days_summary(main_job_day: MainJobDay) -> None
 def _failing_check(name: str, asset: str, severity: dg.AssetCheckSeverity):  # type: ignore[no-untyped-def]
     """A stand-in for a monitoring asset and one of its checks, failing at ``severity``."""
 
-    @dg.asset(key=["monitoring", asset], partitions_def=DAILY, name=asset)
+    @dg.asset(key=["monitoring", asset], partitions_def=DAILY)
     def stand_in() -> None:
         return None
 
@@ -143,12 +143,15 @@ def _sensor(instance: dg.DagsterInstance, url: str, cursor: str | None = None): 
 
 
 def _hedge_tick(instance: dg.DagsterInstance, url: str):  # type: ignore[no-untyped-def]
+    """A tick of the hedge schedule; it reads pauses from the warehouse of PARLAY_DATABASE_URL."""
     ctx = dg.build_schedule_context(
         instance=instance,
         scheduled_execution_time=datetime(2026, 3, 7, 20, 15, tzinfo=ZoneInfo("America/New_York")),
-        resources={"warehouse": WarehouseResource(database_url=url)},
+        repository_def=defs.get_repository_def(),
     )
-    return automation.hedge_rebalance_schedule.evaluate_tick(ctx)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PARLAY_DATABASE_URL", url)
+        return automation.hedge_rebalance_schedule.evaluate_tick(ctx)
 
 
 def test_failed_error_check_pauses_the_hedge_schedule_and_records_why(fresh_database_url: str) -> None:
