@@ -13,7 +13,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from dagster_project import automation
-from dagster_project.assets import book, evaluation, features, ingest, pricing, transform
+from dagster_project.assets import book, evaluation, features, ingest, monitoring, pricing, transform
 from dagster_project.checks import freshness, quality
 from dagster_project.checks import ingest as ingest_checks
 from dagster_project.dbt_project import dbt_project
@@ -80,10 +80,11 @@ experiments_schedule = dg.ScheduleDefinition(
 )
 
 defs = dg.Definitions(
-    assets=[*labelled([*INGEST_ASSETS, *features.ASSETS, *pricing.ASSETS, *book.ASSETS, *evaluation.ASSETS]),
+    assets=[*labelled([*INGEST_ASSETS, *features.ASSETS, *pricing.ASSETS, *book.ASSETS, *monitoring.ASSETS,
+                     *evaluation.ASSETS]),
             *transform.ASSETS],
     asset_checks=[*ingest_checks.CHECKS, *quality.CHECKS, *features.CHECKS, *pricing.CHECKS, *book.CHECKS,
-                  *freshness.CHECKS],
+                  *monitoring.CHECKS, *freshness.CHECKS],
     sensors=automation.SENSORS,
     schedules=[*automation.SCHEDULES, experiments_schedule],
     jobs=[main_job, prepare_job, finish_job, experiments_job, *automation.JOBS],

@@ -242,6 +242,62 @@ def _book_summary(url: str, days: list[date]) -> dict | None:
             "trial_balance": str(total["trial_balance"]), "balanced": total["trial_balance"] == 0}
 
 
+# ----------------------------------------------------------------------------- monitoring
+
+
+def _monitoring_connection(database_url: str | None):  # type: ignore[no-untyped-def]
+    from parlay.db.connection import connect, resolve_database_url
+    from parlay.db.migrate import migrate
+
+    conn = connect(resolve_database_url(database_url))
+    try:
+        migrate(conn)
+        conn.commit()
+    except RuntimeError as exc:
+        conn.close()
+        fail(str(exc))
+    return conn
+
+
+@app.command("report")
+def report(
+    day: Annotated[str | None, typer.Option("--date", help="trading day YYYY-MM-DD (default: the newest monitored)")]
+    = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The day's monitoring in the terminal: P&L, LP pool, hedge quality, model drift, failed checks."""
+    from parlay.monitoring_report import NoMonitoring, latest_day
+    from parlay.monitoring_report import report as monitoring_report
+
+    try:
+        wanted = date.fromisoformat(day) if day else None
+    except ValueError as exc:
+        fail(f"--date: {exc}")
+    with _monitoring_connection(database_url) as conn:
+        wanted = wanted or latest_day(conn)
+        if wanted is None:
+            fail("no monitored day yet: `parlay run` materializes the monitoring assets")
+        try:
+            lines = monitoring_report(conn, wanted)
+        except NoMonitoring as exc:
+            fail(str(exc))
+    print("\n".join(lines), flush=True)
+
+
+@app.command("resume-hedging")
+def resume_hedging(database_url: DatabaseUrl = None) -> None:
+    """Lift the pauses a failed ERROR monitoring check put on the hedge schedule (restart the schedule in the UI if
+    it was stopped)."""
+    from parlay.monitoring_runtime import active_pauses
+    from parlay.monitoring_runtime import resume_hedging as resume
+
+    with _monitoring_connection(database_url) as conn:
+        for at, d, check, reason in active_pauses(conn):
+            err(f"[parlay] lifting the pause of {at:%Y-%m-%d %H:%M} UTC by {check} ({d}): {reason}")
+        n = resume(conn)
+    print(json.dumps({"pauses_lifted": n}), flush=True)
+
+
 # ----------------------------------------------------------------------------- experiments
 
 

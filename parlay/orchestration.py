@@ -101,7 +101,7 @@ class DayOutcome:
     success: bool
     materialized: list[str] = field(default_factory=list)
     failed_steps: list[str] = field(default_factory=list)
-    failed_checks: list[str] = field(default_factory=list)  # "asset:check (blocking)"
+    failed_checks: list[str] = field(default_factory=list)  # "asset:check (blocking | error | warning)"
     passed_checks: list[str] = field(default_factory=list)
     not_materialized: list[str] = field(default_factory=list)
     metadata: dict[str, dict] = field(default_factory=dict)
@@ -146,10 +146,18 @@ def _collect(out: DayOutcome, result, job: str, partition: str) -> None:  # type
         if ev.passed:
             out.passed_checks.append(name)
         else:
-            tag = "blocking" if getattr(ev, "blocking", False) else "warning"
+            severity = getattr(getattr(ev, "severity", None), "value", "WARN")
+            # non-blocking: the day goes on; at ERROR the monitoring sensor pauses the hedge schedule
+            tag = "blocking" if getattr(ev, "blocking", False) else ("error" if severity == "ERROR" else "warning")
             out.failed_checks.append(f"{name} ({tag})")
     if not result.success:
         out.success = False
+
+
+def stopped(out: DayOutcome) -> bool:
+    """Does the day stop here? On a failed step or a failed blocking check; a failed non-blocking check (the
+    monitoring checks, WARN or ERROR) is reported and the day goes on."""
+    return not out.success or any("(blocking)" in c for c in out.failed_checks)
 
 
 def launch(instance, job_name: str, partition_key: str, tags: dict[str, str],  # type: ignore[no-untyped-def]
@@ -230,9 +238,6 @@ def run_main_job(
     outcomes = []
     from contextlib import nullcontext
 
-    def stopped(out: DayOutcome) -> bool:
-        return not out.success or any("(blocking)" in c for c in out.failed_checks)
-
     with (nullcontext(instance) if instance is not None else dg.DagsterInstance.get()) as instance:
         register_days(instance, days)
         for day in days:
@@ -295,5 +300,6 @@ def where_to_look(url: str) -> list[str]:
                                                  if params(url).password else ""),
         "                 .venv/bin/parlay db psql     (schemas raw, quarantine, staging, marts, …)",
         f"  Parquet        {config.storage_url()}",
+        "  Monitoring     .venv/bin/parlay report      (the day's P&L, pool, hedge quality, drift, failed checks)",
     ]
     return lines
