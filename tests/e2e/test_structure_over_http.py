@@ -11,6 +11,7 @@ York time, over every ladder axis of every game.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -81,12 +82,12 @@ def test_ladders_brackets_and_families_are_coherent_over_http(served: Api, main_
         n = placed[0].n_cells
         tails = sorted((m for m in placed if m.hi == n and m.lo > 0), key=lambda m: m.lo)  # "over t" ladder
         # 1. single legs non-increasing in the threshold
-        for a, b in zip(tails, tails[1:], strict=False):
+        for a, b in itertools.pairwise(tails):
             counts["ladder_steps"] += 1
             if p[b.ticker] > p[a.ticker] + 1e-12:
                 failures.append(f"{axis}: P({b.ticker}) = {p[b.ticker]} > P({a.ticker}) = {p[a.ticker]}")
         # 2. nested pairs priced at the higher threshold; 5. the contradiction refused
-        for a, b in zip(tails, tails[1:], strict=False):
+        for a, b in itertools.pairwise(tails):
             r = _quote(served, [(a.ticker, "yes"), (b.ticker, "yes")])
             if r.status_code == 409 and r.json().get("code") == "price_off_grid" and p[b.ticker] > 0.9:
                 counts_skipped["near_certain"] += 1  # fair price plus margin above the top tick: no quote to read
@@ -103,7 +104,7 @@ def test_ladders_brackets_and_families_are_coherent_over_http(served: Api, main_
             if r.status_code < 400 or r.json().get("code") != "impossible_combo":
                 failures.append(f"{axis}: YES {b.ticker} with NO {a.ticker} answered {r.status_code} {r.text[:200]}")
         # 3. P(over t) = Σ brackets above t, wherever brackets tile [t, top) up to a ladder threshold or the top
-        brackets = {m.lo: m for m in placed if 0 < m.lo and m.hi < n}
+        brackets = {m.lo: m for m in placed if m.lo > 0 and m.hi < n}
         tail_at = {m.lo: m for m in tails}
         for start in tail_at:
             pieces, at = [], start
