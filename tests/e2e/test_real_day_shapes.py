@@ -105,3 +105,42 @@ def test_a_day_with_every_market_outside_5_95_completes_and_says_nothing_to_quot
     assert str(bets["nothing_to_quote"]).startswith("nothing to quote: "), bets
     assert "5" in bets["nothing_to_quote"] and "95" in bets["nothing_to_quote"]
     assert any(str(n).startswith("nothing to quote: ") for n in out.nothing_to_quote.values()), out.nothing_to_quote
+
+
+def one_side_day() -> CaptureWriter:
+    """One game, and only its home side was captured."""
+    w = CaptureWriter(shape="both")
+    _book(w, *GAME_A, home_cents=60, away_side=False)
+    _close(w, GAME_A[0], None, home_wins=True)
+    return w
+
+
+def no_trades_day() -> CaptureWriter:
+    """Two games with books all day and not one trade (so no closing price and no outcome either)."""
+    w = CaptureWriter(shape="both")
+    _book(w, *GAME_A, home_cents=60, trades=False)
+    _book(w, *GAME_B, home_cents=35, trades=False)
+    return w
+
+
+def no_book_day() -> CaptureWriter:
+    """Two games with trades only: no snapshot, no delta."""
+    w = CaptureWriter(shape="both")
+    for i in range(40):
+        w.trade(GAME_A[0], GAME_A[0], 60 + i % 3, 5)
+        w.trade(GAME_A[1], GAME_A[1], 40 - i % 3, 4, taker="no")
+        w.trade(GAME_B[0], GAME_B[0], 35 + i % 2, 3)
+        w.tick(60)
+    _close(w, *GAME_A, home_wins=True)
+    _close(w, *GAME_B, home_wins=False)
+    return w
+
+
+@pytest.mark.parametrize("shape", ["one_side", "no_trades", "no_book"])
+def test_a_day_of_an_unseen_shape_completes(shape: str, tmp_path, monkeypatch, fresh_database_url) -> None:
+    writer = {"one_side": one_side_day, "no_trades": no_trades_day, "no_book": no_book_day}[shape]()
+    out = run_day(tmp_path, monkeypatch, fresh_database_url, writer, shape)
+    assert_day_completes(out, fresh_database_url)
+    bets = out.metadata["risk/simulated_bets"]
+    if bets["bets_placed"] == 0:  # nothing placed: the day says why
+        assert str(bets.get("nothing_to_quote") or "").startswith("nothing to quote: ") or bets["attempts"] > 0, bets
