@@ -34,20 +34,51 @@ class BettorConfig:
     cross_game_share: float = 0.5
 
 
+QUOTABLE_RANGE = (0.05, 0.95)  # bettors pick legs the market has not yet decided
+
+
+class NothingToQuote(LookupError):
+    """No market of the day is open to bettors (none inside the quotable range): the reason says why."""
+
+
+def quotable_markets(pricer: EnsemblePricer) -> dict[str, list[str]]:
+    """Markets inside the quotable range (5–95 %), by cluster; clusters without one are left out."""
+    lo, hi = QUOTABLE_RANGE
+    by_cluster: dict[str, list[str]] = {}
+    for t, m in pricer.markets().items():
+        if lo < m.probability < hi:
+            by_cluster.setdefault(m.cluster_id, []).append(t)
+    return {c: sorted(ts) for c, ts in sorted(by_cluster.items()) if ts}
+
+
+def nothing_to_quote(pricer: EnsemblePricer, at: datetime | None = None) -> str | None:
+    """``"nothing to quote: <reason>"`` when no market is inside 5–95 % (at ``at``), else None."""
+    if quotable_markets(pricer):
+        return None
+    markets = pricer.markets()
+    when = f" at {at.astimezone(UTC).isoformat().replace('+00:00', 'Z')}" if at is not None else ""
+    if not markets:
+        return f"nothing to quote: the model prices no market{when}"
+    lo, hi = QUOTABLE_RANGE
+    clusters = len({m.cluster_id for m in markets.values()})
+    return (f"nothing to quote: no market inside {lo:.0%}–{hi:.0%}{when} "
+            f"(all {len(markets)} markets of {clusters} cluster(s) are outside)")
+
+
 def bettor_legs(pricer: EnsemblePricer, rng: random.Random, cfg: BettorConfig) -> list[tuple[str, str]]:
     """A bettor's pick: 2–4 legs on distinct markets, within one game or across games, sides by the market's
-    probability (bettors like favourites a bit more than the market does)."""
+    probability (bettors like favourites a bit more than the market does). Raises :class:`NothingToQuote`
+    when no market is inside 5–95 %."""
     markets = pricer.markets()
-    by_cluster: dict[str, list[str]] = {}
-    for t, m in markets.items():
-        if 0.05 < m.probability < 0.95:
-            by_cluster.setdefault(m.cluster_id, []).append(t)
-    clusters = sorted(c for c, ts in by_cluster.items() if ts)
+    by_cluster = quotable_markets(pricer)
+    if not by_cluster:
+        raise NothingToQuote(nothing_to_quote(pricer) or "nothing to quote")
+    clusters = sorted(by_cluster)
     k = rng.randint(cfg.min_legs, cfg.max_legs)
     if rng.random() < cfg.cross_game_share and len(clusters) >= 2:
-        picks = [rng.choice(sorted(by_cluster[c])) for c in rng.sample(clusters, min(k, len(clusters)))]
+        picks = [rng.choice(by_cluster[c]) for c in rng.sample(clusters, min(k, len(clusters)))]
     else:
-        pool = sorted(by_cluster[rng.choice(clusters)])
+        pool = by_cluster[rng.choice(clusters)]
         picks = rng.sample(pool, min(k, len(pool)))
     legs = []
     for t in picks:
@@ -66,16 +97,20 @@ class BettorReport:
     payout_at_risk: Decimal = Decimal(0)
     halt_reason: str | None = None  # the halt code (``lp_drawdown``) once the book refused on it
     refused_after_halt: int = 0  # bettors refused from the halt on (the first refusal included)
+    nothing_to_quote: str | None = None  # "nothing to quote: <reason>" when no bettor could pick a leg
 
     @property
     def halted(self) -> bool:
         return self.halt_reason is not None
 
     def as_metadata(self) -> dict[str, object]:
-        return {"attempts": self.attempts, "quoted": self.quoted, "bets_placed": self.placed,
-                "staked": float(self.staked), "payout_at_risk": float(self.payout_at_risk),
-                "refused_by_rule": dict(self.refused), "halted": self.halted, "halt_reason": self.halt_reason,
-                "refused_after_halt": self.refused_after_halt}
+        out: dict[str, object] = {"attempts": self.attempts, "quoted": self.quoted, "bets_placed": self.placed,
+                                  "staked": float(self.staked), "payout_at_risk": float(self.payout_at_risk),
+                                  "refused_by_rule": dict(self.refused), "halted": self.halted,
+                                  "halt_reason": self.halt_reason, "refused_after_halt": self.refused_after_halt}
+        if self.nothing_to_quote:
+            out["nothing_to_quote"] = self.nothing_to_quote
+        return out
 
 
 def _bettor_key(conn) -> str:  # type: ignore[no-untyped-def]
@@ -112,6 +147,10 @@ def run_bettors(database_url: str, storage_url: str, day: date, config: BettorCo
     report = BettorReport()
     try:
         pricer = runtime.pricers.get().pricer
+        report.nothing_to_quote = nothing_to_quote(pricer, at)
+        if report.nothing_to_quote:
+            log(f"simulated bettors on {day}: {report.nothing_to_quote}")
+            return report
         rng = random.Random(f"{cfg.seed}:{day.isoformat()}")
         for i in range(cfg.n_bets):
             legs = bettor_legs(pricer, rng, cfg)  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ The code behind the ``risk``, ``hedging`` and ``ledger`` assets; the pure rules 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -16,7 +17,7 @@ import psycopg
 
 from models.hedging import Ask
 from models.pricing.ensemble import EnsemblePricer
-from models.risk import RiskConfig, evaluate
+from models.risk import Book, MarketDef, RiskConfig, evaluate
 from parlay import ledger
 
 LP_SEED_KEY = "lp-seed"
@@ -30,6 +31,18 @@ def ensure_lp_capital(conn: psycopg.Connection, amount: Decimal) -> bool:
     return before == 0
 
 
+def book_market_defs(defs: Mapping[str, MarketDef], book: Book) -> dict[str, MarketDef]:
+    """``defs`` plus a stand-in (its own variable) for every market of an open bet that today's model does not
+    map (a bet of another trading day): that bet's payout still counts against the LP's capacity, as the
+    quote API counts it."""
+    out = dict(defs)
+    for bet in book.bets:
+        for ticker, _ in bet.legs:
+            if ticker not in out:
+                out[ticker] = MarketDef(ticker, ((f"market/{ticker}", True),))
+    return out
+
+
 def listed_quotes(conn: psycopg.Connection, pricer: EnsemblePricer, day: date, cfg: RiskConfig,
                   stake: Decimal = Decimal(10)) -> pd.DataFrame:
     """A quote (at ``stake``) for every combo listed on ``day`` whose legs the pricer knows: the model's
@@ -38,7 +51,7 @@ def listed_quotes(conn: psycopg.Connection, pricer: EnsemblePricer, day: date, c
         "SELECT combo_ticker, legs FROM marts.combo_structure WHERE trading_day = %s ORDER BY combo_ticker", (day,)
     ).fetchall()
     book, pool = ledger.open_book(conn), ledger.pool_state(conn)
-    defs = pricer.market_defs()
+    defs = book_market_defs(pricer.market_defs(), book)
     markets = pricer.markets()
     out = []
     for combo, legs_json in rows:

@@ -122,11 +122,14 @@ def ingest_captures(
 # ----------------------------------------------------------------------------- run
 
 
-@app.command("run")
+@app.command("run", context_settings={"allow_extra_args": True})
 def run(
+    ctx: typer.Context,
     source: Annotated[Source, typer.Option("--source", help="where market data comes from")] = Source.simulated,
     captures: Annotated[
-        list[Path] | None, typer.Option("--captures", help="capture files/folders for --source recorded")
+        list[Path] | None, typer.Option(
+            "--captures", metavar="PATH…",
+            help="capture files, folders or globs for --source recorded (several after one flag, or repeated)")
     ] = None,
     database_url: DatabaseUrl = None,
     day: Annotated[
@@ -139,6 +142,10 @@ def run(
     from parlay import config
     from parlay.orchestration import default_day, prepare_environment, run_main_job, where_to_look
 
+    if ctx.args:  # `--captures A B C`: the paths after the first are left over as extra arguments
+        if not captures:
+            fail(f"unexpected extra argument(s): {' '.join(ctx.args)}")
+        captures = [*captures, *(Path(a) for a in ctx.args)]
     if captures and source is not Source.recorded:
         fail("--captures is only for --source recorded")
     recorded_days: list[date] | None = None
@@ -179,6 +186,8 @@ def run(
             rows = o.metadata.get(key, {}).get("rows")
             err(f"    materialized  {key}" + (f"  ({rows} rows)" if rows is not None else ""))
         err(f"    checks        {len(o.passed_checks)} passed, {len(o.failed_checks)} failed")
+        for key, reason in sorted(o.nothing_to_quote.items()):
+            err(f"    {reason}  ({key})")
         for check in o.failed_checks:
             err(f"    FAILED check  {check}")
         for f in o.failures:
@@ -208,7 +217,8 @@ def run(
                              for r in o.runs],
                   "failures": [{"job": f.job, "run_id": f.run_id, "step": f.step, "error_type": f.error_type,
                                 "message": f.message} for f in o.failures],
-                  "failed_steps": o.failed_steps, "failed_checks": o.failed_checks} for o in outcomes],
+                  "failed_steps": o.failed_steps, "failed_checks": o.failed_checks,
+                  "nothing_to_quote": o.nothing_to_quote} for o in outcomes],
     }), flush=True)
     if not ok:
         raise typer.Exit(1)

@@ -106,6 +106,17 @@ def _commit(conn: psycopg.Connection) -> None:
 # ----------------------------------------------------------------------------- ledger reads
 
 
+def other_days_open_bets(conn: psycopg.Connection, day: date) -> dict[str, int]:
+    """Open bets placed for trading days other than ``day``, counted by day: each is handled by its own day."""
+    rows = conn.execute(
+        """SELECT trading_day, count(*) FROM ledger.bets
+           WHERE state = 'open' AND trading_day IS NOT NULL AND trading_day <> %s
+           GROUP BY trading_day ORDER BY trading_day""",
+        (day,),
+    ).fetchall()
+    return {d.isoformat(): int(n) for d, n in rows}
+
+
 def current_positions(conn: psycopg.Connection) -> dict[str, Position]:
     """Contracts held per market from the ledger's fills (sides already settled are closed)."""
     rows = conn.execute(
@@ -121,15 +132,21 @@ def current_positions(conn: psycopg.Connection) -> dict[str, Position]:
 
 
 def open_bets(
-    conn: psycopg.Connection, probability: Callable[[tuple[Leg, ...]], float] | None = None
+    conn: psycopg.Connection,
+    probability: Callable[[tuple[Leg, ...]], float] | None = None,
+    day: date | None = None,
 ) -> list[OpenBet]:
     """Open bets with their legs. ``probability`` gives the current model P(all legs hold); without it
-    the probability of the quote the bet was placed on is used."""
+    the probability of the quote the bet was placed on is used. With ``day``, only the bets placed for that
+    trading day (and bets that carry no day)."""
     rows = conn.execute(
         """SELECT b.bet_id, b.payout, q.probability,
                   array_agg(l.market_ticker ORDER BY l.leg_index), array_agg(l.side ORDER BY l.leg_index)
            FROM ledger.bets b JOIN ledger.quotes q USING (quote_id) JOIN ledger.bet_legs l USING (bet_id)
-           WHERE b.state = 'open' GROUP BY b.bet_id, b.payout, q.probability ORDER BY b.bet_id"""
+           WHERE b.state = 'open' AND (%(day)s::date IS NULL OR b.trading_day = %(day)s::date
+                                       OR b.trading_day IS NULL)
+           GROUP BY b.bet_id, b.payout, q.probability ORDER BY b.bet_id""",
+        {"day": day},
     ).fetchall()
     out = []
     for bet_id, payout, quoted, markets, sides in rows:
@@ -265,6 +282,7 @@ def rebalance(
     marked_at: datetime | None = None,
     mids: Mapping[str, float] | None = None,
     trading_day: date | None = None,
+    day: date | None = None,
 ) -> RebalanceReport:
     """Move the hedge towards ``cfg.ratio`` of the book's exposure (see the module docstring).
 
@@ -272,10 +290,12 @@ def rebalance(
     rerun after a crash or a timeout cannot double an order. ``blocked_markets`` maps markets that must not
     trade to the reason. ``joint`` is the model's joint law (``{market: bool}`` → probability) the deltas
     Σ⁻¹c come from (independent markets at ``marginals`` without it), solved per cluster of ``cluster_of``.
-    The rebalance ends with an equity mark at ``marked_at`` (the replayed instant in a replay; default: now),
-    open bets marked with ``probability`` and hedges at ``mids`` (default: ``marginals``).
-    Raises when the venue cannot report fills before planning.
+    With ``day``, the plan covers that trading day's bets and positions on its markets (``marginals``) only:
+    another day's book is hedged by its own day. The rebalance ends with an equity mark at ``marked_at`` (the
+    replayed instant in a replay; default: now), open bets marked with ``probability`` and hedges at ``mids``
+    (default: ``marginals``). Raises when the venue cannot report fills before planning.
     """
+    trading_day = trading_day if trading_day is not None else day
     # hedging the full payout would pay the correlation premium away
     check_ratio(cfg.ratio, bool(getattr(cfg, "ratio_override", False)))
     if venue.name not in VENUE_NAMES:
@@ -286,7 +306,7 @@ def rebalance(
     blocked: dict[str, str] = {m: r for m, r in blocked_markets.items()}
     usable: list[OpenBet] = []
     book_markets: set[str] = set()
-    for bet in open_bets(conn, probability):
+    for bet in open_bets(conn, probability, day):
         book_markets.update(leg.market_ticker for leg in bet.legs)
         missing = sorted({leg.market_ticker for leg in bet.legs
                           if not 0.0 < float(marginals.get(leg.market_ticker, -1.0)) < 1.0})
@@ -297,6 +317,8 @@ def rebalance(
         usable.append(bet)
     report.exposure = book_exposure(usable, joint or independent_joint(marginals), cluster_of)
     positions = current_positions(conn)
+    if day is not None:  # positions on another day's markets belong to that day's plan
+        positions = {m: pos for m, pos in positions.items() if m in marginals}
     plan = plan_hedges(report.exposure, positions, asks, cfg, plan_key)
     report.targets = dict(plan.targets)
     report.skipped.update(plan.skipped)
@@ -383,4 +405,12 @@ def _outcomes(conn: psycopg.Connection, coids: Sequence[str]) -> list[OrderOutco
     return [by_id[c] for c in coids if c in by_id]
 
 
-__all__ = ["OrderOutcome", "RebalanceReport", "current_positions", "open_bets", "rebalance", "reconcile"]
+__all__ = [
+    "OrderOutcome",
+    "RebalanceReport",
+    "current_positions",
+    "open_bets",
+    "other_days_open_bets",
+    "rebalance",
+    "reconcile",
+]

@@ -108,6 +108,7 @@ class DayOutcome:
     runs: list[RunRecord] = field(default_factory=list)
     failures: list[StepFailure] = field(default_factory=list)
     check_partitions: dict[str, str | None] = field(default_factory=dict)  # "asset:check" → partition
+    nothing_to_quote: dict[str, str] = field(default_factory=dict)  # asset → "nothing to quote: <reason>"
 
 
 def root_cause(error) -> tuple[str, str]:  # type: ignore[no-untyped-def]
@@ -135,6 +136,8 @@ def _collect(out: DayOutcome, result, job: str, partition: str) -> None:  # type
             key = f"{key}[{m.partition}]"
         out.materialized.append(key)
         out.metadata[key] = {k: getattr(v, "value", v) for k, v in m.metadata.items()}
+        if out.metadata[key].get("nothing_to_quote"):
+            out.nothing_to_quote[key] = str(out.metadata[key]["nothing_to_quote"])
     for ev in result.get_step_failure_events():
         error = ev.event_specific_data.error  # type: ignore[union-attr]
         kind, msg = root_cause(error) if error else ("Error", "")

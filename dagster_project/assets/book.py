@@ -32,7 +32,7 @@ from models.hedging import HedgeConfig, book_exposure
 from models.risk import PoolState, RiskConfig, worst_case_payout
 from parlay import book_runtime, ledger, pricing_store
 from parlay.config import risk_config
-from parlay.hedging_runtime import open_bets, rebalance
+from parlay.hedging_runtime import open_bets, other_days_open_bets, rebalance
 
 LP_CAPITAL = Decimal("100000")
 
@@ -57,8 +57,16 @@ def _halt(pool: PoolState, cfg: RiskConfig) -> dict[str, object]:
 
 
 def _model_probability(pricer):  # type: ignore[no-untyped-def]
-    """P(every leg holds) under the ensemble, for :func:`parlay.hedging_runtime.open_bets`."""
-    return lambda legs: pricer.quote([(leg.market_ticker, leg.side) for leg in legs]).probability
+    """P(every leg holds) under the ensemble, for :func:`parlay.hedging_runtime.open_bets` (NaN for a bet on a
+    market this model does not price: such a bet is left out of the hedge)."""
+    known = set(pricer.markets())
+
+    def probability(legs) -> float:  # type: ignore[no-untyped-def]
+        if any(leg.market_ticker not in known for leg in legs):
+            return float("nan")
+        return pricer.quote([(leg.market_ticker, leg.side) for leg in legs]).probability
+
+    return probability
 
 
 @dg.asset(key=key("risk", "limits"), deps=[key("pricing", "ensemble")], group_name="risk", partitions_def=DAILY,
@@ -76,10 +84,10 @@ def limits(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> d
         marks = (book_runtime.mark_hours(conn, day, book_runtime.hourly_instants(span[0], bettors_at or span[1]),
                                          pricer, HOURLY) if span else [])
         book, pool = ledger.open_book(conn), ledger.pool_state(conn)
-        defs = pricer.market_defs()
-        known = {m for b in book.bets for m, _ in b.legs}
-        # bets on markets today's model no longer maps cannot be enumerated: no worst case then
-        worst = worst_case_payout(book.bets, defs, cfg.max_enumeration_vars) if known <= set(defs) else None
+        # bets of other days count against the pool's capacity too: their markets get stand-in variables
+        defs = book_runtime.book_market_defs(pricer.market_defs(), book)
+        worst = worst_case_payout(book.bets, defs, cfg.max_enumeration_vars)
+        others = other_days_open_bets(conn, day)
         capacity = Decimal(repr(cfg.lp_utilization)) * pool.cash
         halt = _halt(pool, cfg)
         halted = bool(halt["halted"])
@@ -93,7 +101,7 @@ def limits(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> d
     return dg.MaterializeResult(metadata={
         "lp_seeded_now": seeded, "pool_cash": float(pool.cash), "pool_equity": float(pool.equity),
         "peak_equity": float(pool.peak_equity), **halt, "quotes_halted": halted, "equity_marks_written": len(marks),
-        "open_bets": len(book.bets),
+        "open_bets": len(book.bets), "open_bets_other_days": dg.MetadataValue.json(others),
         "worst_case_payout": float(worst.payout) if worst else None, "capacity": float(capacity),
         "max_stake": float(cfg.max_stake), "max_market_exposure": float(cfg.max_market_exposure)})
 
@@ -144,13 +152,15 @@ def deltas(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
         markets = pricer.markets()
         marginals = {t: m.probability for t, m in markets.items()}
         clusters = {t: m.cluster_id for t, m in markets.items()}
-        bets = open_bets(conn, _model_probability(pricer))
+        bets = open_bets(conn, _model_probability(pricer), day)
+        others = other_days_open_bets(conn, day)
     exposure = book_exposure([b for b in bets if all(leg.market_ticker in marginals for leg in b.legs)],
                              pricer.joint, clusters)
     rows = sorted(({"market": m, "delta_dollars": round(v, 2), "target_contracts": int(execution.hedge_ratio * v)}
                    for m, v in exposure.items() if v), key=lambda r: -abs(r["delta_dollars"]))
     return dg.MaterializeResult(metadata={
-        "open_bets": len(bets), "markets": len(rows), "hedge_ratio": execution.hedge_ratio,
+        "open_bets": len(bets), "open_bets_other_days": dg.MetadataValue.json(others),
+        "markets": len(rows), "hedge_ratio": execution.hedge_ratio,
         "gross_delta_dollars": round(sum(abs(r["delta_dollars"]) for r in rows), 2),  # type: ignore[arg-type]
         "largest": frame_table(pd.DataFrame(rows), 15) if rows else dg.MetadataValue.text("flat book")})
 
@@ -175,16 +185,18 @@ def hedge_orders(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         report = rebalance(conn, venue, marginals, books.asks, cfg, f"{day.isoformat()}:{venue.name}",
                            blocked_markets=books.stale, probability=_model_probability(pricer),
                            joint=pricer.joint, cluster_of={t: m.cluster_id for t, m in pricer.markets().items()},
-                           marked_at=cutoff, mids=books.mids, trading_day=day)
+                           marked_at=cutoff, mids=books.mids, trading_day=day, day=day)
         exposure = {m: v for m, v in report.exposure.items() if v}
-        n_bets = len(open_bets(conn))
+        n_bets = len(open_bets(conn, day=day))
+        others = other_days_open_bets(conn, day)
     states: dict[str, int] = {}
     for o in report.orders:
         states[o.state] = states.get(o.state, 0) + 1
     context.log.info(f"hedging {n_bets} open bets: {report.planned} orders planned, {report.submitted} submitted, "
                      f"{report.fills_booked} fills booked on {report.venue}")
     return dg.MaterializeResult(metadata={
-        "venue": report.venue, "hedge_ratio": cfg.ratio, "open_bets": n_bets, "markets_with_delta": len(exposure),
+        "venue": report.venue, "hedge_ratio": cfg.ratio, "open_bets": n_bets,
+        "open_bets_other_days": dg.MetadataValue.json(others), "markets_with_delta": len(exposure),
         "orders_planned": report.planned, "orders_submitted": report.submitted,
         "orders_already_known": report.already_known, "orders_failed": report.failed,
         "fills_booked": report.fills_booked, "notional": float(report.notional),
@@ -231,6 +243,7 @@ def fills(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
 def settlements(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     day = _day(context)
     with warehouse.connection() as conn:
+        before = other_days_open_bets(conn, day)
         try:
             pricer = pricing_store.load_pricer(conn, day=day)
         except Exception as exc:  # settle anyway; open bets are then marked at their quotes' probabilities
@@ -243,7 +256,10 @@ def settlements(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
         if hedged_at is not None and settled_at is not None:
             hours = book_runtime.hourly_instants(hedged_at, settled_at, include_start=False)
             marks += book_runtime.mark_hours(conn, day, [t for t in hours if t < settled_at], pricer, HOURLY)
+        # results are facts of their markets: a bet of another day (e.g. placed on a replayed day after that
+        # day's run) is settled from its own day's outcomes as soon as they are known
         report = book_runtime.settle_from_results(conn)
+        after = other_days_open_bets(conn, day)
         if settled_at is not None:
             marks += book_runtime.mark_hours(conn, day, [settled_at], pricer, SETTLEMENT)
         trial = ledger.trial_balance(conn)
@@ -251,12 +267,15 @@ def settlements(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
         n_marks = conn.execute("SELECT count(*) FROM ledger.equity_marks WHERE trading_day = %s", (day,)).fetchone()[0]
     if trial != 0:
         raise dg.Failure(f"ledger out of balance by {trial} after settlement")
+    settled_other = {d: n - after.get(d, 0) for d, n in before.items() if n - after.get(d, 0)}
     return dg.MaterializeResult(metadata={
         "markets_with_results": report.markets, "bets_won": report.bets_won, "bets_lost": report.bets_lost,
         "bets_void": report.bets_void, "hedges_closed": report.hedges_closed, "trial_balance": float(trial),
         "settled_at": settled_at.isoformat() if settled_at else None, "pool_cash": float(pool.cash),
         "pool_equity": float(pool.equity), "peak_equity": float(pool.peak_equity),
-        **_halt(pool, risk_config()), "equity_marks_written": len(marks), "equity_marks_of_day": int(n_marks)})
+        **_halt(pool, risk_config()), "equity_marks_written": len(marks), "equity_marks_of_day": int(n_marks),
+        "settled_bets_of_other_days": dg.MetadataValue.json(settled_other),
+        "open_bets_other_days": dg.MetadataValue.json(after)})
 
 
 def _pnl_plot(rows: list[tuple]) -> bytes:

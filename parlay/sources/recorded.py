@@ -20,6 +20,7 @@ Outcomes come from closing prices: the last trade of a finished market sits at 1
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import re
 import zlib
@@ -64,10 +65,16 @@ DEFAULT_MIN_COVERAGE = 0.9
 
 
 def capture_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand files and folders into capture files (sorted, de-duplicated)."""
+    """Expand files, folders and globs into capture files (sorted, de-duplicated)."""
     found: set[Path] = set()
     for raw in paths:
         p = Path(raw).expanduser()
+        if not p.exists() and any(c in str(p) for c in "*?["):  # a glob the shell did not expand
+            matches = sorted(Path(m) for m in glob.glob(str(p), recursive=True))
+            if not matches:
+                raise FileNotFoundError(f"no capture path matches {p}")
+            found.update(capture_files(matches))
+            continue
         if p.is_dir():
             for pattern in ("*.ndjson", "*.ndjson.gz", "*.jsonl", "*.jsonl.gz"):
                 found.update(x.resolve() for x in p.rglob(pattern) if x.is_file())
