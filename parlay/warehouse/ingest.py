@@ -19,6 +19,7 @@ from models.orderbook import SECOND_US, BookBuilder
 from models.records import (
     BookDelta,
     BookInvalidated,
+    BookSeed,
     BookSnapshot,
     ComboMarket,
     EventRecord,
@@ -58,6 +59,7 @@ class UnitReport:
     invalidations: int = 0
     already_present: int = 0
     outside_day: int = 0
+    rebuilt_backward: int = 0  # loaded deltas placed backward from a later snapshot (also in ``deltas``)
 
     @property
     def loaded(self) -> int:
@@ -93,6 +95,7 @@ class StreamReport:
                 "trades": self.total("trades"),
             },
             "quarantined": self.total("quarantined"),
+            "rebuilt_backward": self.total("rebuilt_backward"),
             "gaps": self.gap_count,
             "markets": len(self.markets),
         }
@@ -208,6 +211,10 @@ def _load_unit(
             rejected.add(T.rejected_row(rec, day, file_id))
         elif kind is BookInvalidated:
             ur.invalidations += 1
+            for top in builder.feed(rec) or ():
+                tops.add(T.top_row(top, src, file_id))
+        elif kind is BookSeed:  # not a message: the deltas placed backward follow it
+            ur.rebuilt_backward += rec.deltas
             for top in builder.feed(rec) or ():
                 tops.add(T.top_row(top, src, file_id))
         elif kind is SequenceGap:
