@@ -39,6 +39,8 @@ def bettor_legs(pricer: EnsemblePricer, rng: random.Random, cfg: BettorConfig) -
         if 0.05 < m.probability < 0.95:
             by_cluster.setdefault(m.cluster_id, []).append(t)
     clusters = sorted(c for c, ts in by_cluster.items() if ts)
+    if not clusters:  # no market inside 5–95 %: nothing a bettor would pick
+        return []
     k = rng.randint(cfg.min_legs, cfg.max_legs)
     if rng.random() < cfg.cross_game_share and len(clusters) >= 2:
         picks = [rng.choice(sorted(by_cluster[c])) for c in rng.sample(clusters, min(k, len(clusters)))]
@@ -104,6 +106,9 @@ def run_bettors(database_url: str, storage_url: str, day: date, config: BettorCo
         rng = random.Random(f"{cfg.seed}:{day.isoformat()}")
         for i in range(cfg.n_bets):
             legs = bettor_legs(pricer, rng, cfg)  # type: ignore[arg-type]
+            if not legs:
+                report.refused["nothing_to_quote"] = report.refused.get("nothing_to_quote", 0) + 1
+                break
             stake = Decimal(rng.choice(cfg.stakes))
             report.attempts += 1
             idem = f"sim:{day.isoformat()}:{cfg.seed}:{i}"
