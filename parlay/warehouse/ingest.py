@@ -235,8 +235,8 @@ def _load_unit(
     if file_id is not None:
         conn.execute(
             """UPDATE raw.capture_files SET messages_read = %s, loaded_snapshots = %s, loaded_deltas = %s,
-               loaded_trades = %s, quarantined = %s, loaded_at = now() WHERE file_id = %s""",
-            (ur.messages_read, ur.snapshots, ur.deltas, ur.trades, ur.quarantined, file_id),
+               loaded_trades = %s, quarantined = %s, outside_day = %s, loaded_at = now() WHERE file_id = %s""",
+            (ur.messages_read, ur.snapshots, ur.deltas, ur.trades, ur.quarantined, ur.outside_day, file_id),
         )
     return ur
 

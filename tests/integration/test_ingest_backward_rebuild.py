@@ -57,3 +57,32 @@ def test_rebuilt_rows_are_loaded_marked_and_counted(tmp_path: Path, conn: psycop
         ).fetchone()[0]
         == 0
     )
+
+
+def test_a_file_whose_game_ends_after_midnight_balances_on_its_first_day(
+    tmp_path: Path, conn: psycopg.Connection
+) -> None:
+    """A game that ends after midnight in New York spans two trading days: loading the first day leaves the
+    second day's rows for later, and the day's accounting check must not call that a loss."""
+    from datetime import UTC, date, datetime
+
+    from dagster_project.checks.ingest import ACCOUNTING_SQL
+
+    w = CaptureWriter(t=datetime(2026, 3, 13, 3, 58, tzinfo=UTC))  # 23:58 EDT on 2026-03-12
+    w.snapshot(A, A, [(40, 100)], [(55, 80)])
+    for i in range(600):  # 0.8 s per round: the last ones fall on 2026-03-13 in New York
+        w.delta(A, A, "yes", 40, 5 if i % 2 else -5)
+        w.trade(A, A, 42, 1)
+    w.snapshot(A, A, [], [])
+    paths = w.write(tmp_path)
+    source = RecordedSource(paths.values())
+    assert source.days() == [date(2026, 3, 12), date(2026, 3, 13)]
+    load_metadata(conn, source.metadata())
+    day = date(2026, 3, 12)
+    report = load_market_stream(conn, source, day)
+    conn.commit()
+    assert report.total("outside_day") > 0
+    assert conn.execute(ACCOUNTING_SQL, {"day": day}).fetchall() == []
+    report = load_market_stream(conn, source, date(2026, 3, 13))
+    conn.commit()
+    assert conn.execute(ACCOUNTING_SQL, {"day": date(2026, 3, 13)}).fetchall() == []
