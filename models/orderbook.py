@@ -23,7 +23,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-from models.records import YES, BookDelta, BookInvalidated, BookSnapshot, SequenceGap
+from models.records import YES, BookDelta, BookInvalidated, BookSeed, BookSnapshot, SequenceGap
 
 TICKS_PER_DOLLAR = 10_000
 DEPTH_WINDOW_TICKS = 500  # 5 cents
@@ -67,6 +67,7 @@ class TopOfBook(NamedTuple):
     no_levels: int
     reliable: bool
     crossed: bool
+    rebuilt_from: str | None = None  # set when the state was rebuilt backward from a later snapshot
 
     @property
     def yes_ask(self) -> Decimal | None:
@@ -126,7 +127,7 @@ class _Side:
 class MarketBook:
     """Mutable book of one market (bids only)."""
 
-    __slots__ = ("has_snapshot", "no", "pending", "reliable", "ticker", "yes")
+    __slots__ = ("has_snapshot", "no", "pending", "rebuilt_from", "reliable", "ticker", "yes")
 
     def __init__(self, ticker: str) -> None:
         self.ticker = ticker
@@ -134,6 +135,7 @@ class MarketBook:
         self.no = _Side()
         self.has_snapshot = False
         self.reliable = False
+        self.rebuilt_from: str | None = None
         # (ts, second bucket, sid, seq, kind) of the last event not yet reported
         self.pending: tuple[datetime, int, int, int, str] | None = None
 
@@ -150,6 +152,7 @@ class MarketBook:
             len(self.yes.prices), len(self.no.prices),
             self.reliable,
             by is not None and bn is not None and by + bn > TICKS_PER_DOLLAR,
+            self.rebuilt_from,
         )
 
     def levels(self, side: str) -> list[tuple[Decimal, Decimal]]:
@@ -168,7 +171,9 @@ class BookBuilder:
 
     ``feed`` returns the :class:`TopOfBook` rows that became final with this event (zero, one or
     two); call ``flush`` at the end for the last state of every market. Deltas of a market without
-    a snapshot are not applied (``feed`` returns ``None``; the caller quarantines them). Every
+    a snapshot are not applied (``feed`` returns ``None``; the caller quarantines them); a
+    :class:`~models.records.BookSeed` (a state rebuilt backward from a later snapshot) stands in for a
+    snapshot, and the states it starts carry its ``rebuilt_from`` until the next real snapshot. Every
     inconsistency the builder proves (a level driven below zero) is appended to ``inconsistencies``.
     """
 
@@ -194,7 +199,7 @@ class BookBuilder:
             out.append(b.top(p[0], p[2], p[3], p[4]))
             b.pending = None
 
-    def feed(self, event: BookSnapshot | BookDelta | BookInvalidated) -> list[TopOfBook] | None:
+    def feed(self, event: BookSnapshot | BookDelta | BookInvalidated | BookSeed) -> list[TopOfBook] | None:
         """Apply one event; the rows that became final. ``None`` for a delta that cannot be applied
         because its market has no snapshot yet (the caller quarantines it)."""
         out: list[TopOfBook] = []
@@ -228,7 +233,17 @@ class BookBuilder:
             b.no.load(event.no)
             b.has_snapshot = True
             b.reliable = True
+            b.rebuilt_from = None
             out.append(b.top(event.ts, event.sid, event.seq, "snapshot"))
+            return out
+        if kind is BookSeed:  # a state rebuilt backward: no row of its own, the deltas that follow report
+            b = self.book(event.market_ticker)
+            self._emit_pending(b, out)
+            b.yes.load(event.yes)
+            b.no.load(event.no)
+            b.has_snapshot = True
+            b.reliable = True
+            b.rebuilt_from = event.rebuilt_from
             return out
         if kind is BookInvalidated:
             b = self.books.get(event.market_ticker)
@@ -246,12 +261,12 @@ class BookBuilder:
 
 
 def rebuild(
-    events: Iterable[BookSnapshot | BookDelta | BookInvalidated], resolution_us: int = 0
+    events: Iterable[BookSnapshot | BookDelta | BookInvalidated | BookSeed], resolution_us: int = 0
 ) -> Iterator[TopOfBook]:
     """Convenience: the tops of a whole stream (every event by default)."""
     builder = BookBuilder(resolution_us=resolution_us)
     for e in events:
-        if type(e) in (BookSnapshot, BookDelta, BookInvalidated):
+        if type(e) in (BookSnapshot, BookDelta, BookInvalidated, BookSeed):
             yield from builder.feed(e) or ()
     yield from builder.flush()
 

@@ -187,6 +187,20 @@ class BookInvalidated(NamedTuple):
     reason: str
 
 
+class BookSeed(NamedTuple):
+    """A market's book rebuilt backward from a later snapshot: the state right before the first of
+    its ``deltas`` placed deltas, which follow this record in the stream. Not a message of the input."""
+
+    market_ticker: str
+    ts: datetime
+    yes: tuple[Level, ...]
+    no: tuple[Level, ...]
+    sid: int
+    seq: int
+    rebuilt_from: str  # "closing_snapshot" | "later_snapshot"
+    deltas: int
+
+
 class Rejected(NamedTuple):
     """An input record that could not be accepted; goes to quarantine with its reason."""
 
@@ -211,6 +225,7 @@ Record = (
     | Settlement
     | SequenceGap
     | BookInvalidated
+    | BookSeed
     | Rejected
 )
 

@@ -154,6 +154,9 @@ def run_bettors(database_url: str, storage_url: str, day: date, config: BettorCo
         rng = random.Random(f"{cfg.seed}:{day.isoformat()}")
         for i in range(cfg.n_bets):
             legs = bettor_legs(pricer, rng, cfg)  # type: ignore[arg-type]
+            if not legs:
+                report.refused["nothing_to_quote"] = report.refused.get("nothing_to_quote", 0) + 1
+                break
             stake = Decimal(rng.choice(cfg.stakes))
             report.attempts += 1
             idem = f"sim:{day.isoformat()}:{cfg.seed}:{i}"

@@ -99,7 +99,9 @@ def ingest_captures(
         load_settlements(conn, source.name, source.settlements())
     for u in report.units:
         flag = "" if u.balanced else "  UNBALANCED"
-        err(f"[parlay] {u.label}: read {u.messages_read}, loaded {u.loaded}, quarantined {u.quarantined}{flag}")
+        rebuilt = f" (rebuilt backward: {u.rebuilt_backward})" if u.rebuilt_backward else ""
+        err(f"[parlay] {u.label}: read {u.messages_read}, loaded {u.loaded}{rebuilt}, quarantined {u.quarantined}"
+            f"{flag}")
         if u.truncated_at is not None:
             err(f"[parlay] {u.label}: truncated at byte {u.truncated_at} ({u.read_error}); "
                 "its readable prefix was loaded")
@@ -185,6 +187,10 @@ def run(
         for key in sorted(o.materialized):
             rows = o.metadata.get(key, {}).get("rows")
             err(f"    materialized  {key}" + (f"  ({rows} rows)" if rows is not None else ""))
+        stream = next((m for k, m in o.metadata.items() if k.split("[")[0] == "raw/orderbook_deltas"), {})
+        if "messages_read" in stream:
+            err(f"    ingest        read {stream['messages_read']}, quarantined {stream['quarantined']}, "
+                f"rebuilt backward: {stream.get('rebuilt_backward', 0)}")
         err(f"    checks        {len(o.passed_checks)} passed, {len(o.failed_checks)} failed")
         for key, reason in sorted(o.nothing_to_quote.items()):
             err(f"    {reason}  ({key})")

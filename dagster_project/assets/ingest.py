@@ -96,6 +96,7 @@ def market_stream(
         "source": source.name,
         "messages_read": report.total("messages_read"),
         "quarantined": report.total("quarantined"),
+        "rebuilt_backward": report.total("rebuilt_backward"),
         "outside_day": report.total("outside_day"),
         "already_present": report.total("already_present"),
         "files": len(files),

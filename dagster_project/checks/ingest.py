@@ -13,10 +13,12 @@ WITH f AS (
     UNION SELECT DISTINCT file_id FROM raw.trades WHERE trading_day = %(day)s
 ), counted AS (
     SELECT c.file_id, c.file_name, c.messages_read,
-           (SELECT count(*) FROM raw.orderbook_snapshots s WHERE s.file_id = c.file_id)
-         + (SELECT count(*) FROM raw.orderbook_deltas d WHERE d.file_id = c.file_id)
-         + (SELECT count(*) FROM raw.trades t WHERE t.file_id = c.file_id) AS loaded,
-           (SELECT count(*) FROM quarantine.rejected_records q WHERE q.file_id = c.file_id) AS quarantined
+           (SELECT count(*) FROM raw.orderbook_snapshots s WHERE s.file_id = c.file_id AND s.trading_day = %(day)s)
+         + (SELECT count(*) FROM raw.orderbook_deltas d WHERE d.file_id = c.file_id AND d.trading_day = %(day)s)
+         + (SELECT count(*) FROM raw.trades t WHERE t.file_id = c.file_id AND t.trading_day = %(day)s)
+         + coalesce(c.outside_day, 0) AS loaded,
+           (SELECT count(*) FROM quarantine.rejected_records q
+             WHERE q.file_id = c.file_id AND q.trading_day IS NOT DISTINCT FROM %(day)s) AS quarantined
     FROM raw.capture_files c JOIN f USING (file_id)
 )
 SELECT file_name, messages_read, loaded, quarantined FROM counted
@@ -29,7 +31,7 @@ WHERE messages_read IS DISTINCT FROM loaded + quarantined
     asset=raw("orderbook_deltas"),
     blocking=True,
     description="Per capture file of the day: messages read = rows loaded + rows quarantined, counted in the "
-                "tables themselves (rows of a multi-day file outside this day count too).",
+                "tables themselves (messages of a multi-day file on another day count as its load reported them).",
 )
 def capture_files_accounted(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from models.records import (
     BookDelta,
     BookInvalidated,
+    BookSeed,
     BookSnapshot,
     Candle,
     ComboMarket,
@@ -32,7 +33,7 @@ from models.records import (
 EXCHANGE_TZ = ZoneInfo("America/New_York")
 
 MetadataItem = SeriesRecord | EventRecord | MarketRecord | Rejected
-StreamItem = BookSnapshot | BookDelta | Trade | SequenceGap | BookInvalidated | Rejected
+StreamItem = BookSnapshot | BookDelta | Trade | SequenceGap | BookInvalidated | BookSeed | Rejected
 
 
 def trading_day(ts: datetime) -> date:

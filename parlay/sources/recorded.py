@@ -15,6 +15,11 @@ messages went. Gaps are therefore judged over all files of one *capture session*
   larger subscription: gaps cannot be told from other markets' messages, one ``partial_session`` row
   says so, and books are judged by their own consistency only (a delta driving a level below zero).
 
+A market's deltas that come before its first snapshot (a capture that began mid-stream) are held until
+a snapshot of the market arrives, then placed backward from it (:mod:`models.orderbook_backward`): a
+:class:`~models.records.BookSeed` with the rebuilt state before the first placed delta, then the
+deltas. Deltas no later snapshot reaches, or that the backward rebuild cannot place, are quarantined.
+
 Outcomes come from closing prices: the last trade of a finished market sits at 1¢ (NO) or 99¢ (YES).
 """
 
@@ -26,7 +31,7 @@ import re
 import zlib
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -35,10 +40,14 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from models.orderbook_backward import rebuild_backward
 from models.records import (
     NO,
     YES,
+    BookDelta,
     BookInvalidated,
+    BookSeed,
+    BookSnapshot,
     Candle,
     ComboMarket,
     EventRecord,
@@ -647,6 +656,8 @@ class RecordedSource:
             return Rejected(SOURCE, locator, pos, reason, detail, line.decode("utf-8", "replace"), ticker)
 
         tracked = set(gap_starts) | set(lost)  # subscriptions with gaps to watch for
+        held: dict[str, list[tuple[int, bytes, BookDelta]]] = {}  # deltas of markets with no snapshot yet
+        held_cut: dict[str, int] = {}  # held deltas before the last lost message of their subscription
         kind_codes = _KIND_CODE
         loads = orjson.loads
         top_seq: dict[int, int] = {}  # sid -> highest number seen so far in this file
@@ -732,6 +743,9 @@ class RecordedSource:
                     if lost_starts and bisect_left(lost_starts, seq) > bisect_right(lost_starts, p):
                         for t in sorted(live[sid]):
                             yield BookInvalidated(t, last_ts or scan.first_ts or datetime.min, sid, seq, "sequence_gap")
+                        for t, h in held.items():  # held deltas before a lost message cannot be placed
+                            if h and h[-1][2].sid == sid:
+                                held_cut[t] = len(h)
             if ticker not in known:
                 detail = f"market {ticker!r} is not one of this capture's markets"
                 yield reject(pos, "unknown_ticker", detail, line, None)
@@ -740,9 +754,8 @@ class RecordedSource:
                 if kind == DELTA:
                     d = nz.ws_delta(msg, sid, seq)
                     last_ts = d.ts
-                    if ticker not in snapshotted:
-                        detail = "no snapshot of this market precedes the delta"
-                        yield reject(pos, "delta_before_snapshot", detail, line, ticker)
+                    if ticker not in snapshotted:  # placed backward once a later snapshot arrives
+                        held.setdefault(ticker, []).append((pos, line, d))
                         continue
                     yield d
                 elif kind == TRADE:
@@ -760,6 +773,8 @@ class RecordedSource:
                         yield reject(pos, "no_timestamp", detail, line, ticker)
                         continue
                     snap = nz.ws_snapshot(msg, ts, sid, seq)
+                    if ticker in held:
+                        yield from place_backward(held.pop(ticker), snap, reject, held_cut.pop(ticker, 0))
                     snapshotted.add(ticker)
                     live[sid].add(ticker)
                     yield snap
@@ -773,6 +788,10 @@ class RecordedSource:
                 if kind != TRADE and ticker in live[sid]:
                     when = last_ts or scan.first_ts or datetime.min
                     yield BookInvalidated(ticker, when, sid, seq, "rejected_unprocessable_message")
+        for ticker, h in held.items():
+            for pos, line, _ in h:
+                detail = "no snapshot of this market precedes the delta, and none follows it in this file"
+                yield reject(pos, "delta_before_snapshot", detail, line, ticker)
 
     @staticmethod
     def _lookahead_ts(lines: list[bytes], pos: int, limit: int = 1000) -> datetime | None:
@@ -782,3 +801,30 @@ class RecordedSource:
                 if ts is not None:
                     return ts
         return None
+
+
+def place_backward(
+    held: list[tuple[int, bytes, BookDelta]],
+    later: BookSnapshot,
+    reject: Callable[[int, str, str, bytes, str | None], Rejected],
+    cut: int = 0,
+) -> Iterator[StreamItem]:
+    """Place a market's deltas held before its first snapshot ``later``: quarantine those that cannot be
+    placed (before ``cut``, a lost message lies between them and the snapshot; then those the backward
+    rebuild rejects), then yield the rebuilt state before the first placed delta and the placed deltas."""
+    ticker = later.market_ticker
+    for pos, line, _ in held[:cut]:
+        detail = ("a lost message of this subscription lies between the delta and the market's first "
+                  "snapshot, so neither a forward nor a backward rebuild can place it")
+        yield reject(pos, "delta_before_snapshot", detail, line, ticker)
+    rest = held[cut:]
+    deltas = [d for _, _, d in rest]
+    result = rebuild_backward(deltas, later)
+    for pos, line, _ in rest[: result.placed_from]:
+        yield reject(pos, "backward_rebuild_negative_size", result.failure or "", line, ticker)
+    placed = deltas[result.placed_from :]
+    if placed:
+        first = placed[0]
+        yield BookSeed(ticker, first.ts, result.opening_yes, result.opening_no, first.sid, first.seq,
+                       result.rebuilt_from, len(placed))
+        yield from placed

@@ -19,6 +19,7 @@ from models.orderbook import SECOND_US, BookBuilder
 from models.records import (
     BookDelta,
     BookInvalidated,
+    BookSeed,
     BookSnapshot,
     ComboMarket,
     EventRecord,
@@ -60,6 +61,7 @@ class UnitReport:
     outside_day: int = 0
     truncated_at: int | None = None  # the file ended early at this compressed byte offset
     read_error: str | None = None
+    rebuilt_backward: int = 0  # loaded deltas placed backward from a later snapshot (also in ``deltas``)
 
     @property
     def loaded(self) -> int:
@@ -97,6 +99,7 @@ class StreamReport:
                 "trades": self.total("trades"),
             },
             "quarantined": self.total("quarantined"),
+            "rebuilt_backward": self.total("rebuilt_backward"),
             "gaps": self.gap_count,
             "markets": len(self.markets),
             "per_file": [
@@ -258,6 +261,10 @@ def _load_unit(
             ur.invalidations += 1
             for top in builder.feed(rec) or ():
                 tops.add(T.top_row(top, src, file_id))
+        elif kind is BookSeed:  # not a message: the deltas placed backward follow it
+            ur.rebuilt_backward += rec.deltas
+            for top in builder.feed(rec) or ():
+                tops.add(T.top_row(top, src, file_id))
         elif kind is SequenceGap:
             report.gaps[rec.kind] += 1
             gaps.add(T.gap_row(rec))
@@ -276,10 +283,10 @@ def _load_unit(
     if file_id is not None:
         conn.execute(
             """UPDATE raw.capture_files SET messages_read = %s, loaded_snapshots = %s, loaded_deltas = %s,
-               loaded_trades = %s, quarantined = %s, truncated_at_byte = %s, read_error = %s, loaded_at = now()
-               WHERE file_id = %s""",
+               loaded_trades = %s, quarantined = %s, truncated_at_byte = %s, read_error = %s, outside_day = %s,
+               loaded_at = now() WHERE file_id = %s""",
             (ur.messages_read, ur.snapshots, ur.deltas, ur.trades, ur.quarantined, ur.truncated_at, ur.read_error,
-             file_id),
+             ur.outside_day, file_id),
         )
     return ur
 

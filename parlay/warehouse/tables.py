@@ -102,6 +102,7 @@ TOPS = TableSpec(
         num("yes_depth_5c"), num("no_depth_5c"), num("yes_depth"), num("no_depth"),
         Column("yes_levels", "int4"), Column("no_levels", "int4"), Column("reliable", "bool"),
         Column("crossed", "bool"), Column("source", "text"), Column("file_id", "int4"),
+        Column("rebuilt_from", "text"),
     ),
     key=("market_ticker", "sid", "seq", "ts"),
     day_expr=day_of("ts"),
@@ -235,7 +236,7 @@ def top_row(t: TopOfBook, source: str, file_id: int | None) -> tuple:
         t.market_ticker, t.ts, t.sid, t.seq, t.event_kind,
         _s(t.yes_bid), _s(t.yes_bid_size), _s(t.no_bid), _s(t.no_bid_size),
         str(t.yes_depth_5c), str(t.no_depth_5c), str(t.yes_depth), str(t.no_depth),
-        t.yes_levels, t.no_levels, t.reliable, t.crossed, source, file_id,
+        t.yes_levels, t.no_levels, t.reliable, t.crossed, source, file_id, t.rebuilt_from,
     )
 
 

@@ -102,11 +102,12 @@ def test_bad_input_is_quarantined_with_reasons_and_the_load_goes_on(tmp_path: Pa
     assert any(isinstance(r, BookInvalidated) and r.reason.startswith("rejected_") for r in got)
 
 
-def test_delta_before_snapshot_is_quarantined(tmp_path: Path) -> None:
+def test_delta_before_snapshot_no_snapshot_follows_is_quarantined(tmp_path: Path) -> None:
+    """(A delta with a later snapshot is placed backward from it: tests/unit/test_orderbook_backward.py.)"""
     w = CaptureWriter()
+    w.snapshot(B, B, [(55, 70)], [(41, 60)])
     w.delta(A, A, "yes", 40, 5)
-    w.snapshot(A, A, [(40, 100)], [(55, 80)])
-    w.delta(A, A, "yes", 40, 5)
+    w.delta(B, B, "no", 41, 3)
     got = records(RecordedSource(w.write(tmp_path).values()))
     assert [r.reason for r in got if isinstance(r, Rejected)] == ["delta_before_snapshot"]
 

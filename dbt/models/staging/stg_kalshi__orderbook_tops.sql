@@ -22,5 +22,6 @@ select
     no_levels,
     reliable,
     crossed,
+    rebuilt_from,
     source
 from {{ source('raw', 'orderbook_tops') }}
