@@ -61,6 +61,7 @@ def test_ingest_captures_prints_an_exact_summary(tmp_path: Path, fresh_database_
         "markets": 2,
         "duplicates": [],
         "unreadable": [],
+        "rebuilt_backward": 0,
     }
     assert "quarantine reasons" in stderr
     with psycopg.connect(fresh_database_url) as conn:
