@@ -347,14 +347,15 @@ def _has_marked_at(conn: psycopg.Connection) -> bool:
 
 
 def _marks(conn: psycopg.Connection, book: DayBook) -> list[tuple[datetime, Decimal, Decimal]]:
-    """The day's equity marks (marked_at, cash, equity) inside the day's window, when the table has marked_at."""
+    """The day's equity marks (marked_at, cash, equity) inside the day's window, when the table has marked_at: one
+    per instant, the last one written there (a rebalance and the hourly mark may describe the same minute)."""
     if not _has_marked_at(conn):
         return []
     return [
         (t, c, e)
         for t, c, e in conn.execute(
-            """SELECT marked_at, cash, equity FROM ledger.equity_marks
-           WHERE marked_at >= %s AND marked_at <= %s ORDER BY marked_at, mark_id""",
+            """SELECT DISTINCT ON (marked_at) marked_at, cash, equity FROM ledger.equity_marks
+           WHERE marked_at >= %s AND marked_at <= %s ORDER BY marked_at, mark_id DESC""",
             (floor_hour(book.start), ceil_hour(book.end)),
         ).fetchall()
     ]

@@ -57,3 +57,17 @@ def test_pool_follows_the_days_equity_marks(conn: psycopg.Connection) -> None:
     assert frame["peak"].tolist() == [1000.0] * 3
     assert frame["drawdown"].tolist() == pytest.approx([0.0, 0.1, 0.05])
     assert frame["utilization"].tolist() == [0.0] * 3
+
+
+def test_two_marks_at_one_instant_give_one_row_the_last_written(conn: psycopg.Connection) -> None:
+    """A rebalance and the hourly mark can describe the same minute: one pool row, from the last mark."""
+    ledger.deposit(conn, Decimal(1000), "seed")
+    at = START + timedelta(hours=1)
+    for equity in (980, 990):
+        conn.execute(
+            "INSERT INTO ledger.equity_marks (marked_at, cash, expected_payout, hedge_value, equity, reason) "
+            "VALUES (%s, 1000, 0, 0, %s, 'test')",
+            (at, equity),
+        )
+    frame = pool_frame(conn, _empty_day())
+    assert frame["equity"].tolist() == [990.0]
