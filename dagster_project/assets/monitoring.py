@@ -31,6 +31,16 @@ from parlay import pricing_store
 GROUP = "monitoring"
 
 
+def slippage_bins(values: pd.Series, n: int = 20) -> list[float]:
+    """Histogram edges for slippage in cents: ``n`` equal bins over the range, or one bin a cent wide when every
+    fill slipped (almost) the same (a range too narrow for ``n`` finite bins)."""
+    v = values.astype(float).round(4)
+    lo, hi = float(v.min()), float(v.max())
+    if hi - lo < 0.01:
+        return [lo - 0.5, hi + 0.5]
+    return [lo + (hi - lo) * i / n for i in range(n + 1)]
+
+
 def mkey(name: str) -> dg.AssetKey:
     return key("monitoring", name)
 
@@ -87,7 +97,8 @@ def _hedge_plot(frame: pd.DataFrame, summary: dict, day: object) -> bytes:
         if slip.empty:
             ax.text(0.5, 0.5, "no fills against a known mid", ha="center", va="center")
         else:
-            ax.hist(slip["slippage_cents"].astype(float), bins=20, color="tab:blue", alpha=0.8)
+            ax.hist(slip["slippage_cents"].astype(float).round(4), bins=slippage_bins(slip["slippage_cents"]),
+                    color="tab:blue", alpha=0.8)
             ax.axvline(0, color="grey", lw=0.8)
         ax.set_xlabel("slippage vs mid at decision time (¢ per contract)")
         ax.set_ylabel("orders")
