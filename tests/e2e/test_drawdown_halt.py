@@ -127,7 +127,8 @@ def test_winning_bettors_breach_the_drawdown_limit_and_quoting_halts_with_lp_dra
     with copy_of_database(pg_server, main_job_day.database_url, prefix="parlay_drawdown") as url:
         with psycopg.connect(url) as conn:  # the day's markets and models stay; the book starts over
             conn.execute(
-                f"TRUNCATE {', '.join('ledger.' + t for t in LEDGER_TABLES)}, risk.listed_quotes, risk.limit_snapshots"
+                f"TRUNCATE {', '.join('ledger.' + t for t in LEDGER_TABLES)}, risk.listed_quotes, "
+                "risk.limit_snapshots, risk.quote_reservations"
             )
             results = dict(
                 conn.execute("SELECT market_ticker, result FROM marts.markets WHERE result IN ('yes', 'no')").fetchall()
