@@ -291,7 +291,8 @@ def placement_states(conn: psycopg.Connection, pricer: Pricer, tickers: list[str
                      as_of: datetime | None) -> dict[str, MarketState]:
     """The legs' market state as a bet is placed, read now on ``conn`` (never from a cache): status, close
     time, latest book and result from ``raw.markets`` / ``raw.orderbook_tops`` (in a replay, the states as
-    of the replay instant), and a settlement the ledger already booked."""
+    of the replay instant), and a settlement the ledger already booked (in a replay, only for markets closed
+    by the replay instant: a result that came later is not known then)."""
     if as_of is not None:
         snap = as_of_snapshot(pricer, as_of).markets
         states = {t: snap[t] for t in tickers if t in snap}
@@ -300,7 +301,10 @@ def placement_states(conn: psycopg.Connection, pricer: Pricer, tickers: list[str
     settled = conn.execute("SELECT market_ticker, result FROM ledger.market_settlements WHERE market_ticker = ANY(%s)",
                            (tickers,)).fetchall()
     for t, result in settled:
-        states[t] = replace(states.get(t, MarketState()), result=result)
+        known = states.get(t)
+        if as_of is not None and known is not None and known.status == "active":
+            continue  # a replay as of an instant before the market closed: its later settlement is not yet known
+        states[t] = replace(known or MarketState(), result=result)
     return states
 
 
