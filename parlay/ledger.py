@@ -13,6 +13,7 @@ Safety properties:
 from __future__ import annotations
 
 import json
+import math
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -199,7 +200,7 @@ def open_liabilities(conn: psycopg.Connection, probability: LegProbability | Non
     total = Decimal(0)
     for _, payout, quoted, markets, sides in rows:
         p = probability(tuple(zip(markets, sides, strict=True))) if probability is not None else None
-        if p is None:
+        if p is None or not math.isfinite(float(p)):  # the model cannot price it (another day's markets)
             p = float(quoted)
         total += Decimal(payout) * Decimal(repr(min(max(float(p), 0.0), 1.0)))
     return total.quantize(MARK_CENTS)
@@ -217,7 +218,7 @@ def hedge_value(conn: psycopg.Connection, mids: Mapping[str, float]) -> Decimal:
     total = Decimal(0)
     for market, side, contracts, basis in rows:
         mid = mids.get(market)
-        if mid is None:
+        if mid is None or not math.isfinite(float(mid)):
             total += Decimal(basis)
             continue
         yes = Decimal(repr(min(max(float(mid), 0.0), 1.0)))
