@@ -131,8 +131,12 @@ def fit_day_copulas(conn: psycopg.Connection, storage_url: str, day: date) -> li
     return out
 
 
-def session_checkpoints(panel: pd.DataFrame, every: str = "1h") -> list[pd.Timestamp]:
-    """Whole hours (UTC) within the day's panel, plus its last minute: when quotes over the session are taken."""
+SNAPSHOT_EVERY = "15min"  # model snapshots over a session: a replay at T quotes from the last one at or before T
+
+
+def session_checkpoints(panel: pd.DataFrame, every: str = SNAPSHOT_EVERY) -> list[pd.Timestamp]:
+    """Every ``every`` (UTC, on the clock) within the day's panel, plus its last minute: the instants at which
+    the model is kept, so that a replay as of T quotes from a model fitted on data up to T."""
     if panel.empty:
         return []
     minutes = pd.to_datetime(panel["minute"], utc=True)

@@ -13,8 +13,8 @@ import io
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 
 import fsspec
 import numpy as np
@@ -335,3 +335,88 @@ def load_snapshots(conn: psycopg.Connection, model_version: str) -> list[tuple[p
     return [(pd.Timestamp(int(t), tz="UTC"), IsingModel(h, J, InferenceConfig(), structure))
             for t, h, J in zip(times, hs, Js, strict=True)]
 
+
+
+# ----------------------------------------------------------------------------- point in time
+_SNAPSHOT_CACHE: dict[str, list[tuple[pd.Timestamp, IsingModel]]] = {}
+
+
+def _cached_snapshots(conn: psycopg.Connection, model_version: str) -> list[tuple[pd.Timestamp, IsingModel]]:
+    if model_version not in _SNAPSHOT_CACHE:
+        if len(_SNAPSHOT_CACHE) > 64:
+            _SNAPSHOT_CACHE.clear()
+        _SNAPSHOT_CACHE[model_version] = load_snapshots(conn, model_version)
+    return _SNAPSHOT_CACHE[model_version]
+
+
+def _utc(when: datetime) -> datetime:
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def books_as_of(conn: psycopg.Connection, day: date, tickers: Sequence[str],
+                when: datetime) -> dict[str, tuple[datetime, float | None]]:
+    """Per market, the latest reliable book state stamped at or before ``when`` on ``day``
+    (``raw.reliable_orderbook_tops``): its instant and mid (None when one side is empty)."""
+    rows = conn.execute(
+        """SELECT DISTINCT ON (market_ticker) market_ticker, ts, yes_bid, no_bid
+           FROM raw.reliable_orderbook_tops
+           WHERE trading_day = %s AND market_ticker = ANY(%s) AND ts <= %s
+           ORDER BY market_ticker, ts DESC""", (day, list(tickers), _utc(when))).fetchall()
+    out: dict[str, tuple[datetime, float | None]] = {}
+    for t, ts, yes_bid, no_bid in rows:
+        mid = float((yes_bid + (1 - no_bid)) / 2) if yes_bid is not None and no_bid is not None else None
+        out[t] = (ts, mid)
+    return out
+
+
+def as_of_pricer(conn: psycopg.Connection, day: date, when: datetime,
+                 base: EnsemblePricer | None = None) -> EnsemblePricer:
+    """The pricer as it stood at ``when`` during ``day``'s replay, from data stamped at or before ``when`` only.
+
+    * Each cluster's Ising model is the fit's last snapshot at or before ``when`` (snapshots every 15 min of
+      the session; a snapshot holds every event up to its instant). A cluster with no snapshot by then is
+      left out: its markets are not quotable yet.
+    * Market mids are the latest reliable book states at or before ``when``; a market is ``active`` until its
+      close time, ``closed`` after it.
+    * Members fitted on the whole day are left out: the Gaussian copula (its correlation is estimated from
+      the day's price changes) and the day's CatBoost classifier (trained on the day's settled parlays); a
+      classifier of an earlier day is used when there is one. The ensemble weights are the configured
+      defaults, not the ones chosen on the day's held-back parlays.
+
+    ``base``: the day's stored ensemble (default: the newest of ``day``)."""
+    when = _utc(when)
+    base = base or load_pricer(conn, day=day)
+    row = conn.execute("SELECT cluster_versions FROM pricing.ensembles WHERE ensemble_version = %s",
+                       (base.version,)).fetchone()
+    cluster_versions: Mapping[str, str] = row[0] if row else {}
+    cutoff = pd.Timestamp(when)
+    clusters: dict[str, ClusterModel] = {}
+    for cid, cm in base.clusters.items():
+        version = cluster_versions.get(cid)
+        snaps = _cached_snapshots(conn, version) if version else []
+        at = [m for ts, m in snaps if ts <= cutoff]
+        if at:
+            clusters[cid] = ClusterModel(cid, cm.variables, at[-1], None)
+    tickers = sorted(base.markets())
+    books = books_as_of(conn, day, tickers, when)
+    info: dict[str, MarketInfo] = {}
+    for t, m in base.markets().items():
+        close = datetime.fromisoformat(m.close_time) if m.close_time else None
+        status = "active" if close is None or _utc(close) > when else "closed"
+        mid = books[t][1] if t in books else None
+        info[t] = MarketInfo(t, m.cluster_id, m.event_ticker, m.title, m.yes_sub_title, m.no_sub_title, mid,
+                             m.probability, status, m.close_time)
+    earlier = conn.execute(
+        """SELECT e.classifier_version FROM pricing.ensembles e WHERE e.trading_day < %s
+             AND e.classifier_version IS NOT NULL ORDER BY e.trading_day DESC, e.created_at DESC LIMIT 1""",
+        (day,)).fetchone()
+    classifier = None
+    if earlier:
+        (url,) = conn.execute("SELECT artifact_url FROM pricing.classifiers WHERE classifier_version = %s",
+                              (earlier[0],)).fetchone()
+        classifier = ParlayClassifier.from_bytes(_read(url))
+    defaults = EnsembleConfig()
+    cfg = replace(base.config, ising_weight=defaults.ising_weight, copula_weight=defaults.copula_weight,
+                  catboost_weight=defaults.catboost_weight, independence_weight=defaults.independence_weight)
+    return EnsemblePricer(clusters, base.literals, info, classifier, f"{base.version}@{when.isoformat()}", cfg,
+                          snapshot_of=base.version)

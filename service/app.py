@@ -64,6 +64,7 @@ from service.state import (
     load_pricer_state,
     load_risk_state,
     load_snapshot,
+    replay_loader,
 )
 
 log = logging.getLogger("parlay.service")
@@ -163,6 +164,8 @@ class ServiceRuntime:
             self.limiter = TokenBucket(self.redis, settings.redis_prefix)
             self.cache = JsonCache(self.redis, settings.redis_prefix, settings.cache_ttl_s)
         loader = pricer_loader or (lambda conn: load_pricer(conn, settings.storage_url, settings.trading_day))
+        if settings.as_of is not None:
+            loader = replay_loader(loader, settings.as_of)
         self.pricers: Refreshing[LoadedPricer] = Refreshing(
             "pricer", lambda: load_pricer_state(self.pool, loader), settings.pricer_refresh_s, settings.pricer_retry_s
         )
@@ -172,7 +175,7 @@ class ServiceRuntime:
         if settings.as_of is not None:
             when = settings.as_of
             self.snapshot: Refreshing[MarketSnapshot] = Refreshing(
-                "as-of-snapshot", lambda: as_of_snapshot(self.pricers.get().pricer, when), 3600.0
+                "as-of-snapshot", lambda: self._as_of_snapshot(when), 3600.0
             )
         else:
             self.snapshot = Refreshing(
@@ -193,6 +196,11 @@ class ServiceRuntime:
             self.redis_target.display,
             "; off: " + ", ".join(self.features_off()) if self.features_off() else "",
         )
+
+    def _as_of_snapshot(self, when: datetime) -> MarketSnapshot:
+        loaded = self.pricers.get()
+        with self.pool.connection() as conn:
+            return as_of_snapshot(conn, loaded.pricer, loaded.trading_day, when)
 
     def features_off(self) -> list[str]:
         if self.redis_target.url is None:

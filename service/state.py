@@ -22,10 +22,11 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from models.pricing.ensemble import EnsemblePricer
 from models.pricing.quotes import Pricer
 from models.risk import Book, BookBet, MarketDef, PoolState
 from parlay import ledger
-from parlay.pricing_store import NoFittedModels
+from parlay.pricing_store import NoFittedModels, as_of_pricer, books_as_of
 from parlay.redis_cache import JsonCache
 from service.db import ConnectionPool, DatabaseUnavailable
 from service.errors import ApiError
@@ -151,6 +152,23 @@ def with_book_markets(defs: Mapping[str, MarketDef], book: Book) -> Mapping[str,
     return out
 
 
+def replay_loader(loader: PricerLoader, when: datetime) -> PricerLoader:
+    """A replay's pricer: the stored ensemble ``loader`` gives, as it stood at ``when`` (model snapshots and
+    books stamped at or before ``when``; :func:`parlay.pricing_store.as_of_pricer`)."""
+
+    def load(conn: psycopg.Connection) -> Pricer:
+        base = loader(conn)
+        if not isinstance(base, EnsemblePricer):
+            return base  # a pricer without stored snapshots (tests, benchmarks) is used as it is
+        row = conn.execute("SELECT trading_day FROM pricing.ensembles WHERE ensemble_version = %s",
+                           (base.version,)).fetchone()
+        if row is None:
+            return base
+        return as_of_pricer(conn, row[0], when, base)
+
+    return load
+
+
 def load_pricer_state(pool: ConnectionPool, loader: PricerLoader) -> LoadedPricer:
     with pool.connection() as conn:
         try:
@@ -158,9 +176,10 @@ def load_pricer_state(pool: ConnectionPool, loader: PricerLoader) -> LoadedPrice
         except NoFittedModels as exc:
             raise ApiError(503, "pricer_unavailable", f"{exc}") from None
         meta = None
+        stored = getattr(pricer, "snapshot_of", None) or pricer.version  # a replay's view: its stored ensemble
         with contextlib.suppress(psycopg.errors.UndefinedTable):
             meta = conn.execute("SELECT trading_day, created_at FROM pricing.ensembles WHERE ensemble_version = %s",
-                                (pricer.version,)).fetchone()
+                                (stored,)).fetchone()
     return LoadedPricer(pricer, pricer.version, meta[0] if meta else None, meta[1] if meta else None,
                         datetime.now(UTC), pricer_market_defs(pricer))
 
@@ -294,7 +313,7 @@ def placement_states(conn: psycopg.Connection, pricer: Pricer, tickers: list[str
     of the replay instant), and a settlement the ledger already booked (in a replay, only for markets closed
     by the replay instant: a result that came later is not known then)."""
     if as_of is not None:
-        snap = as_of_snapshot(pricer, as_of).markets
+        snap = as_of_snapshot(conn, pricer, day, as_of).markets
         states = {t: snap[t] for t in tickers if t in snap}
     else:
         states = query_snapshot(conn, tickers, day)
@@ -308,16 +327,20 @@ def placement_states(conn: psycopg.Connection, pricer: Pricer, tickers: list[str
     return states
 
 
-def as_of_snapshot(pricer: Pricer, when: datetime) -> MarketSnapshot:
-    """Market states as they were at ``when`` (a replay): a market is open until its close time; its mid
-    is the model snapshot's."""
+def as_of_snapshot(conn: psycopg.Connection, pricer: Pricer, day: date | None, when: datetime) -> MarketSnapshot:
+    """Market states as they were at ``when`` (a replay), from data stamped at or before ``when`` only: a
+    market is open until its close time; its book is the latest reliable state at or before ``when`` (its
+    own instant as ``book_ts``; no book yet: no mid)."""
+    markets = pricer.markets()
+    books = books_as_of(conn, day, sorted(markets), when) if day is not None else {}
     states = {}
-    for t, m in pricer.markets().items():
+    for t, m in markets.items():
         close = datetime.fromisoformat(m.close_time) if m.close_time else None
         if close is not None and close.tzinfo is None:
             close = close.replace(tzinfo=UTC)
         status = "active" if close is None or close > when else "closed"
-        states[t] = MarketState(status, close, when, m.mid)
+        book_ts, mid = books.get(t, (None, None))
+        states[t] = MarketState(status, close, book_ts, mid)
     return MarketSnapshot(states, when, "as-of")
 
 
@@ -347,6 +370,7 @@ __all__ = [
     "placement_states",
     "pricer_market_defs",
     "query_snapshot",
+    "replay_loader",
     "reserve_quote",
     "risk_book",
     "with_book_markets",

@@ -161,8 +161,10 @@ class EnsemblePricer:
         classifier: ParlayClassifier | None = None,
         version: str = "",
         config: EnsembleConfig | None = None,
+        snapshot_of: str | None = None,
     ) -> None:
         self.clusters = dict(clusters)
+        self.snapshot_of = snapshot_of  # a point-in-time view of this stored ensemble version
         self.literals = literals
         self.classifier = classifier if classifier is not None and classifier.trained else None
         self.version = version

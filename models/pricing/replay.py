@@ -709,7 +709,9 @@ def fit_cluster(
     ``(variable_id, value)`` literals (brackets): they train fields only. ``targets``: ts, legs (a
     mapping or pairs of variable id or index → value), target, optional trade_id and contracts.
     ``checkpoints``: instants at which the model is kept (``FitResult.snapshots``: the model after
-    every event up to and including that instant) — quotes over a session come from them.
+    every event up to and including that instant) — quotes over a session come from them. A snapshot
+    uses only data stamped at or before its instant: checkpoints earlier than the last mid the initial
+    fields are taken from are dropped (with a note).
     """
     cfg = config or FitConfig()
     names = tuple(str(v) for v in variables)
@@ -724,10 +726,20 @@ def fit_cluster(
     observations: list[tuple[int, np.ndarray, float]] = []
     uninitialized = 0
 
+    init_until: pd.Timestamp | None = None  # the last instant whose data the initial fields use
+
     def first_median(column: str) -> float:
-        values = mids[column].to_numpy(dtype=float) if column in mids.columns else np.array([])
-        values = values[np.isfinite(values)][: cfg.init_mids]
-        return float(np.median(np.clip(values, cfg.init_eps, 1.0 - cfg.init_eps))) if values.size else math.nan
+        nonlocal init_until
+        if column not in mids.columns:
+            return math.nan
+        series = mids[column]
+        series = series[np.isfinite(series.to_numpy(dtype=float))].iloc[: cfg.init_mids]
+        if series.empty:
+            return math.nan
+        last = pd.Timestamp(series.index[-1])
+        init_until = last if init_until is None or last > init_until else init_until
+        values = series.to_numpy(dtype=float)
+        return float(np.median(np.clip(values, cfg.init_eps, 1.0 - cfg.init_eps)))
 
     for i, v in enumerate(names):
         m = first_median(v)
@@ -813,6 +825,15 @@ def fit_cluster(
         k += 1
     model = learner.model
     snaps.extend((c, model) for c in cps[len(snaps):])
+    if init_until is not None:
+        # a checkpoint before the end of the initialization's data would know later mids: not kept
+        start = init_until.tz_localize("UTC") if init_until.tzinfo is None else init_until
+        start = start + pd.Timedelta(seconds=cfg.base_delay_seconds)  # a minute's mid is known at its end
+        early = sum(1 for c, _ in snaps if c < start)
+        if early:
+            snaps = [(c, m) for c, m in snaps if c >= start]
+            notes.append(f"{early} checkpoint(s) before {start.isoformat()} (the end of the data the initial "
+                         "fields use) are not kept: a model there would know later prices")
     shadow += sum(t.cost for t in learner.sync_books().values())
     diag: InferenceDiagnostics | None
     try:

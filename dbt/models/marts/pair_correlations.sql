@@ -25,8 +25,10 @@ select
     same_cluster,
     n,
     rho,
-    case when rho is not null then tanh({{ fisher_z('rho') }} - 1.959964 / sqrt(n - 3)) end as ci_low,
-    case when rho is not null then tanh({{ fisher_z('rho') }} + 1.959964 / sqrt(n - 3)) end as ci_high,
+    -- the interval always holds ρ: at |ρ| = 1 (two markets that move in lockstep, e.g. a game's two sides)
+    -- the clamped z would otherwise put ρ just outside it
+    case when rho is not null then least(tanh({{ fisher_z('rho') }} - 1.959964 / sqrt(n - 3)), rho) end as ci_low,
+    case when rho is not null then greatest(tanh({{ fisher_z('rho') }} + 1.959964 / sqrt(n - 3)), rho) end as ci_high,
     case when rho is not null then {{ fisher_z('rho') }} * sqrt(n - 3) end as z,
     sd_a,
     sd_b
