@@ -451,3 +451,7 @@ def store_cross_game(conn: psycopg.Connection, day: date, version: str, table: p
                   float(r["frechet_lower"]), float(r["frechet_upper"]), float(r["uncertainty"]), r["as_of"])
                  for r in table.to_dict("records")],
             )
+
+
+# the pricer as it stood at an instant of a replayed day (model snapshots and books stamped at or before it)
+as_of_pricer = pricing_store.as_of_pricer
