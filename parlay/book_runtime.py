@@ -18,7 +18,7 @@ import psycopg
 from models.hedging import Ask
 from models.pricing.ensemble import EnsemblePricer
 from models.risk import Book, MarketDef, RiskConfig, evaluate
-from parlay import ledger
+from parlay import ledger, pricing_store
 
 LP_SEED_KEY = "lp-seed"
 
@@ -234,15 +234,17 @@ def hourly_instants(start: datetime, end: datetime, *, include_start: bool = Tru
 def mark_hours(conn: psycopg.Connection, day: date, instants: list[datetime], pricer: EnsemblePricer | None,
                reason: str) -> list[ledger.EquityMark]:
     """An equity mark of the pool at each of ``instants`` of ``day``: the ledger as it stands, open bets marked to
-    ``pricer``, hedges at the mids of the latest book at or before the instant. An instant already marked for
-    the day with the same reason is not marked again (a rerun adds nothing)."""
+    ``pricer`` as it stood at the instant (:func:`parlay.pricing_store.as_of_pricer`: the model snapshot at or
+    before it; a bet no snapshot can price yet keeps its quote's probability), hedges at the mids of the latest
+    book at or before the instant. An instant already marked for the day with the same reason is not marked
+    again (a rerun adds nothing)."""
     done = {r[0] for r in conn.execute(
         "SELECT marked_at FROM ledger.equity_marks WHERE trading_day = %s AND reason = %s", (day, reason))}
-    probability = model_probability(pricer)
     out = []
     for at in instants:
         if at in done:
             continue
+        probability = model_probability(pricing_store.as_of_pricer(conn, day, at, pricer) if pricer else None)
         books = day_books(conn, day, at=at)
         out.append(ledger.mark_equity(conn, at, reason, probability=probability, mids=books.mids, trading_day=day))
         conn.commit()

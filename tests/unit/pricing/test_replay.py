@@ -90,14 +90,16 @@ def test_fit_initializes_from_median_mids_and_tracks_moving_markets() -> None:
     path = np.r_[np.full(40, 0.30), np.linspace(0.30, 0.70, 80)]
     mids = pd.DataFrame({"a": path, "b": np.full(120, 0.6)}, index=idx)
     empty = pd.DataFrame(columns=["ts", "legs", "target"])
-    checkpoints = [idx[10], idx[-1]]
+    checkpoints = [idx[10], idx[35], idx[-1]]
     r = fit_cluster("G", ["a", "b"], mids, empty, FitConfig(eta_h=2.0, min_mid_change=0.0),
                     checkpoints=checkpoints)
     p0 = r.initial_model.marginals("exact")
     assert p0 == pytest.approx([0.30, 0.60], abs=1e-6)  # median of the first 30 mids
     assert r.model.marginals("exact")[0] == pytest.approx(0.70, abs=0.03)  # followed the market up
     assert r.converged and r.metrics.n_parlay_updates == 0 and r.metrics.n_couplings == 0
-    assert [t for t, _ in r.snapshots] == checkpoints
+    # a snapshot at minute 10 would hold fields from mids up to minute 29 (known at minute 30): not kept
+    assert [t for t, _ in r.snapshots] == checkpoints[1:]
+    assert any("not kept" in n for n in r.notes), r.notes
     early, late = (m.marginals("exact")[0] for _, m in r.snapshots)
     assert early == pytest.approx(0.30, abs=0.02)  # a mid is known a minute after its label: nothing moved yet
     assert late == pytest.approx(0.70, abs=0.04)
@@ -130,3 +132,31 @@ def test_fits_use_the_same_exact_inference_as_quotes_beyond_twelve_variables() -
     r = fit_cluster("G", names, mids, targets, FitConfig(eta_J=1.0))
     assert r.diagnostics is not None and r.diagnostics.method == "exact"
     assert r.model.joint_probability({0: True, 5: True}).diagnostics.method == "exact"
+
+
+def test_snapshots_at_t_do_not_change_when_every_later_event_does() -> None:
+    """Point in time: perturb every mid and every parlay target stamped after T; the snapshots at or before T are
+    the same models, the later ones are not."""
+    idx = _minutes(120)
+    rng = np.random.default_rng(3)
+    a = np.clip(0.4 + np.cumsum(rng.normal(0, 0.01, 120)), 0.05, 0.95)
+    b = np.clip(0.6 + np.cumsum(rng.normal(0, 0.01, 120)), 0.05, 0.95)
+    mids = pd.DataFrame({"a": a, "b": b}, index=idx)
+    ts = idx[5::7] + pd.Timedelta(seconds=20)
+    targets = pd.DataFrame({"ts": ts, "legs": [(("a", True), ("b", True))] * len(ts),
+                            "target": np.clip(a[5::7] * b[5::7] + 0.05, 0.01, 0.99)})
+    T = idx[75]
+    later = idx > T - pd.Timedelta(minutes=1)  # a minute's mid is known at its end: minute T−1 is known at T
+    mids2 = mids.copy()
+    mids2.loc[later, "a"] = 0.9
+    mids2.loc[later, "b"] = 0.1
+    targets2 = targets.copy()
+    targets2.loc[targets2["ts"] > T, "target"] = 0.5
+    cps = [idx[45], idx[60], T, idx[90], idx[-1]]
+    cfg = FitConfig(min_mid_change=0.0)
+    r1 = fit_cluster("G", ["a", "b"], mids, targets, cfg, checkpoints=cps)
+    r2 = fit_cluster("G", ["a", "b"], mids2, targets2, cfg, checkpoints=cps)
+    assert [t for t, _ in r1.snapshots] == cps == [t for t, _ in r2.snapshots]
+    for (t, m1), (_, m2) in zip(r1.snapshots, r2.snapshots, strict=True):
+        same = np.array_equal(m1.h, m2.h) and np.array_equal(m1.J, m2.J)
+        assert same == (t <= T), t
