@@ -61,11 +61,20 @@ class MarketSourceResource(dg.ConfigurableResource):
         default=None,
         description="capture files/folders for 'recorded', separated by os.pathsep; unset: PARLAY_CAPTURES_DIR",
     )
-    seed: int = Field(default=7, description="simulator seed")
+    seed: int | None = Field(default=None, description="simulator seed; unset: PARLAY_SIM_SEED, else 7")
     live_series: str = Field(default="KXNBAGAME", description="comma-separated series tickers for 'live'")
+    combo_flow: str | None = Field(
+        default=None, description="'recorded' only: 'simulated' draws combo trades over the captured legs' real "
+                                  "prices (captures hold no combos), 'off' none; unset: PARLAY_COMBO_FLOW, else off")
 
     def resolved_kind(self) -> str:
         return self.kind or config.source_kind()
+
+    def resolved_seed(self) -> int:
+        return self.seed if self.seed is not None else config.simulator_seed()
+
+    def resolved_combo_flow(self) -> str:
+        return self.combo_flow or config.combo_flow()
 
     def capture_paths(self) -> list[Path]:
         raw = self.captures
@@ -76,14 +85,16 @@ class MarketSourceResource(dg.ConfigurableResource):
     def build(self) -> MarketSource:
         kind = self.resolved_kind()
         if kind == "recorded":
+            from models.simulator.combo_flow import ComboFlowConfig
             from parlay.sources.recorded import RecordedSource
 
-            return RecordedSource(self.capture_paths())
+            flow = ComboFlowConfig(seed=self.resolved_seed()) if self.resolved_combo_flow() == "simulated" else None
+            return RecordedSource(self.capture_paths(), combo_flow=flow)
         if kind == "simulated":
             from models.simulator import SimulationConfig
             from parlay.sources.simulated import SimulatedSource
 
-            return SimulatedSource(SimulationConfig(seed=self.seed))
+            return SimulatedSource(SimulationConfig(seed=self.resolved_seed()))
         if kind == "live":
             from parlay.kalshi.client import KalshiClient
             from parlay.sources.live import LiveSource

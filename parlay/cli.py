@@ -139,10 +139,30 @@ def run(
         typer.Option("--date", help="trading day(s) YYYY-MM-DD (default: simulated yesterday, recorded: "
                                     "every day in the captures, live: today)"),
     ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", min=0, help="simulator seed (--source simulated; default "
+                                                                   "PARLAY_SIM_SEED, else 7)")] = None,
+    combo_flow: Annotated[str | None, typer.Option(
+        "--combo-flow", metavar="off|simulated",
+        help="--source recorded: 'simulated' draws combo trades over the captured legs' real prices (informed "
+             "traders who know the legs' later prices, noise traders, execution at the ask with Kalshi's fee "
+             "markup; settled on the real outcomes), so a real day can be replayed with combo flow")] = None,
 ) -> None:
     """The main job: materialize the whole asset graph through Dagster (instance in the same Postgres)."""
+    import os
+
     from parlay import config
     from parlay.orchestration import default_day, prepare_environment, run_main_job, where_to_look
+
+    if seed is not None:
+        if source is not Source.simulated:
+            fail("--seed is only for --source simulated")
+        os.environ["PARLAY_SIM_SEED"] = str(seed)
+    if combo_flow is not None:
+        if combo_flow not in ("off", "simulated"):
+            fail(f"--combo-flow {combo_flow!r}: expected off or simulated")
+        if source is not Source.recorded:
+            fail("--combo-flow is only for --source recorded (the simulated source has its own combo trades)")
+        os.environ["PARLAY_COMBO_FLOW"] = combo_flow
 
     if ctx.args:  # `--captures A B C`: the paths after the first are left over as extra arguments
         if not captures:

@@ -64,6 +64,28 @@ def captures_dir() -> Path:
     return (PROJECT_ROOT / ".." / "shared" / "data" / "kalshi_ws").resolve()
 
 
+def simulator_seed() -> int:
+    """PARLAY_SIM_SEED: the simulated source's seed (default 7)."""
+    raw = _env("PARLAY_SIM_SEED")
+    if not raw:
+        return 7
+    try:
+        seed = int(raw)
+    except ValueError:
+        raise ValueError(f"PARLAY_SIM_SEED={raw!r}: expected a non-negative integer") from None
+    if seed < 0:
+        raise ValueError(f"PARLAY_SIM_SEED={raw!r}: expected a non-negative integer")
+    return seed
+
+
+def combo_flow() -> str:
+    """PARLAY_COMBO_FLOW: 'simulated' draws combo trades over recorded legs' real prices; 'off' (default) none."""
+    value = (_env("PARLAY_COMBO_FLOW") or "off").lower()
+    if value not in ("off", "simulated"):
+        raise ValueError(f"PARLAY_COMBO_FLOW={value!r}: expected off or simulated")
+    return value
+
+
 def source_kind() -> str:
     kind = _env("PARLAY_SOURCE") or "simulated"
     if kind not in ("simulated", "recorded", "live"):

@@ -6,6 +6,7 @@ report counts as metadata. Re-materializing a partition replaces what it wrote b
 """
 
 
+import os
 from collections.abc import Iterator
 from datetime import date
 from functools import lru_cache
@@ -28,16 +29,17 @@ def raw(table: str) -> dg.AssetKey:
 
 
 @lru_cache(maxsize=4)
-def _cached_source(kind: str, captures: tuple[str, ...], seed: int, series: str) -> MarketSource:
-    resource = MarketSourceResource(kind=kind, captures=":".join(captures) or None, seed=seed, live_series=series)
+def _cached_source(kind: str, captures: tuple[str, ...], seed: int, series: str, combo_flow: str) -> MarketSource:
+    resource = MarketSourceResource(kind=kind, captures=os.pathsep.join(captures) or None, seed=seed,
+                                    live_series=series, combo_flow=combo_flow)
     return resource.build()
 
 
 def source_for(resource: MarketSourceResource) -> MarketSource:
     """One source object per configuration and process, so the simulator runs once per day."""
     return _cached_source(
-        resource.resolved_kind(), tuple(str(p) for p in resource.capture_paths()), resource.seed,
-        resource.live_series,
+        resource.resolved_kind(), tuple(str(p) for p in resource.capture_paths()), resource.resolved_seed(),
+        resource.live_series, resource.resolved_combo_flow(),
     )
 
 

@@ -58,6 +58,7 @@ from models.records import (
     Settlement,
     Trade,
 )
+from models.simulator.combo_flow import ComboFlow, ComboFlowConfig, LegPath, simulate_combo_flow
 from parlay.kalshi import normalize as nz
 from parlay.kalshi.catalog import series_facts
 from parlay.sources.base import DuplicateFile, MetadataItem, StreamItem, StreamUnit, trading_day
@@ -436,8 +437,13 @@ class RecordedSource:
         *,
         min_coverage: float = DEFAULT_MIN_COVERAGE,
         known_tickers: Iterable[str] = (),
+        combo_flow: ComboFlowConfig | None = None,
     ) -> None:
+        """``combo_flow``: simulate combo trades over the captured legs' real prices
+        (:mod:`models.simulator.combo_flow`; captures hold no combos); None: no combos."""
         self.files = capture_files(paths)
+        self.combo_flow = combo_flow
+        self._flows: dict[date, ComboFlow] = {}
         if not self.files:
             raise FileNotFoundError("no capture files (*.ndjson, *.ndjson.gz) under the given paths")
         self.min_coverage = min_coverage
@@ -584,10 +590,36 @@ class RecordedSource:
         return None  # built from the rebuilt books and trades downstream
 
     def combo_markets(self, day: date) -> Iterator[ComboMarket | Rejected]:
-        return iter(())  # WebSocket captures of base markets carry no combos
+        # WebSocket captures of base markets carry no combos: only a simulated flow over their legs, if asked for
+        return iter(self.simulated_flow(day).markets) if self.combo_flow is not None else iter(())
 
     def combo_trades(self, day: date) -> Iterator[Trade | Rejected]:
-        return iter(())
+        return iter(self.simulated_flow(day).trades) if self.combo_flow is not None else iter(())
+
+    def leg_paths(self, day: date) -> list[LegPath]:
+        """Each captured market's real YES price over ``day``: its trades' prices in time order, with the
+        market's outcome from its closing price."""
+        closing = self.closing_prices()
+        points: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+        for unit in self.market_units(day):
+            for record in unit.records:
+                if isinstance(record, Trade) and trading_day(record.ts) == day:
+                    points[record.market_ticker].append((record.ts, float(record.yes_price)))
+        out = []
+        for ticker, pts in sorted(points.items()):
+            pts.sort()
+            out.append(LegPath(ticker, nz.event_from_ticker(ticker), tuple(t for t, _ in pts),
+                               tuple(p for _, p in pts), self._outcome(closing.get(ticker))))
+        return out
+
+    def simulated_flow(self, day: date) -> ComboFlow:
+        """The day's combo flow over the real legs (computed once per day)."""
+        if self.combo_flow is None:
+            raise ValueError("this recorded source simulates no combo flow (combo_flow=None)")
+        if day not in self._flows:
+            code = day.strftime("%y%b%d").upper()
+            self._flows[day] = simulate_combo_flow(self.leg_paths(day), self.combo_flow, code)
+        return self._flows[day]
 
     def settlements(self, day: date | None = None) -> Iterator[Settlement | Rejected]:
         closing = self.closing_prices()
