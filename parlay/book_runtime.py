@@ -157,6 +157,16 @@ def pnl(conn: psycopg.Connection) -> dict[str, object]:
     }
 
 
+def pricer_at_hedge_time(conn: psycopg.Connection, day: date) -> EnsemblePricer:
+    """The day's pricer as it stood at the hedge instant (:func:`hedge_time`): the model snapshots and books
+    stamped at or before it (:func:`parlay.pricing_store.as_of_pricer`), the pricer the simulated bettors quote
+    from, so that listed quotes and hedges of a replay see no later data either. A day without books: the
+    stored pricer."""
+    base = pricing_store.load_pricer(conn, day=day)
+    at = hedge_time(conn, day)
+    return pricing_store.as_of_pricer(conn, day, at, base) if at is not None else base
+
+
 def hedge_time(conn: psycopg.Connection, day: date) -> datetime | None:
     """When the day's hedge is placed in a replay: the last book before the first market of the day closes
     (live: now). None when the day has no books."""

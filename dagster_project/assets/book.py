@@ -113,7 +113,7 @@ def limits(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> d
 def listed_quotes(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     day = _day(context)
     with warehouse.connection() as conn:
-        pricer = pricing_store.load_pricer(conn, day=day)
+        pricer = book_runtime.pricer_at_hedge_time(conn, day)
         cfg = risk_config()
         table = book_runtime.listed_quotes(conn, pricer, day, cfg)
         book_runtime.store_listed_quotes(conn, day, pricer.version, table)
@@ -148,7 +148,7 @@ def deltas(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
            execution: ExecutionResource) -> dg.MaterializeResult:
     day = _day(context)
     with warehouse.connection() as conn:
-        pricer = pricing_store.load_pricer(conn, day=day)
+        pricer = book_runtime.pricer_at_hedge_time(conn, day)
         markets = pricer.markets()
         marginals = {t: m.probability for t, m in markets.items()}
         clusters = {t: m.cluster_id for t, m in markets.items()}
@@ -175,7 +175,7 @@ def hedge_orders(context: dg.AssetExecutionContext, warehouse: WarehouseResource
                  execution: ExecutionResource) -> dg.MaterializeResult:
     day = _day(context)
     with warehouse.connection() as conn:
-        pricer = pricing_store.load_pricer(conn, day=day)
+        pricer = book_runtime.pricer_at_hedge_time(conn, day)
         cutoff = book_runtime.hedge_time(conn, day)
         books = book_runtime.day_books(conn, day, at=cutoff)
         venue = execution.venue(books.asks)
