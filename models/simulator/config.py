@@ -33,7 +33,11 @@ class SimulationConfig:
 
     Time: every game lasts ``session_minutes`` minutes of game time; the score state advances once a
     minute and every market gets one book snapshot per minute, at minutes ``0 … session_minutes − 1``
-    after tip-off; markets settle at minute ``session_minutes``.
+    after tip-off; markets settle at minute ``session_minutes``. Markets open ``market_open_lead_hours``
+    before tip-off and quote from their open: one pre-game book snapshot every
+    ``pregame_snapshot_minutes`` (0: none) from the open (or from the start of the trading day, when the
+    open falls before it) until tip-off, centred on the pre-game probability (the truth at minute 0).
+    Base traders arrive after pre-game snapshots at the same rate as after in-game ones.
 
     Traders on base markets arrive at ``base_trade_rate`` per market-minute. A fraction
     ``informed_fraction`` of them target the true conditional probability ``p``; the others target
@@ -55,6 +59,7 @@ class SimulationConfig:
     first_tipoff_et: time = time(18, 0)
     tipoff_stagger_minutes: int = 20
     market_open_lead_hours: float = 8.0
+    pregame_snapshot_minutes: int = 15
 
     # books (prices in ticks of one cent)
     book_levels: int = 5
@@ -105,6 +110,8 @@ class SimulationConfig:
             problems.append("session_minutes must be ≥ 2")
         if self.tipoff_stagger_minutes < 0 or self.market_open_lead_hours < 0:
             problems.append("tipoff_stagger_minutes and market_open_lead_hours must be ≥ 0")
+        if self.pregame_snapshot_minutes < 0:
+            problems.append("pregame_snapshot_minutes must be ≥ 0 (0: no pre-game books)")
         last_end = (self.first_tipoff_et.hour * 60 + self.first_tipoff_et.minute
                     + (self.n_games - 1) * self.tipoff_stagger_minutes + self.session_minutes)
         if last_end > 24 * 60:

@@ -105,7 +105,9 @@ def simulate_day(config: SimulationConfig, day: date) -> SimulatedDay:
     last_price: dict[str, Decimal] = {}
     for game, game_specs, ss in zip(games, by_game, books_ss.spawn(len(games)), strict=True):
         probs = np.array([paths[s.ticker] for s in game_specs])
-        data = simulate_game_markets(config, game, game_specs, probs, np.random.default_rng(ss))
+        # pre-game books draw from a child stream, so in-game books and trades stay those of ``ss``
+        pregame_rng = np.random.default_rng(ss.spawn(1)[0])
+        data = simulate_game_markets(config, game, game_specs, probs, np.random.default_rng(ss), pregame_rng)
         snapshots.extend(data.snapshots)
         deltas.extend(data.deltas)
         trades.extend(data.trades)

@@ -174,7 +174,8 @@ class DayTruth:
     """Everything the simulator knows and the market does not.
 
     ``markets``: ticker → :class:`MarketSpec`; ``probability_paths``: ticker → true YES probability at each
-    book-snapshot minute ``0 … minutes − 1`` of its game (array aligned with the market's snapshots);
+    in-game book-snapshot minute ``0 … minutes − 1`` of its game (index ``game.minute_at(ts)`` of a
+    snapshot; pre-game snapshots have minute 0, the pre-game probability);
     ``combo_legs``: combo ticker → legs; ``impossible_combos``: listed combos whose legs cannot all hold.
     """
 

@@ -8,6 +8,8 @@ from decimal import Decimal
 
 from models.records import NO, YES, BookDelta, BookSnapshot, Trade
 from models.simulator import SimulatedDay
+from models.simulator.exchange import pregame_times
+from parlay.sources.base import trading_day
 
 CENT = Decimal("0.01")
 ONE = Decimal(1)
@@ -46,7 +48,15 @@ def check_books(day: SimulatedDay) -> None:
     cfg = day.config
     per_market = Counter(s.market_ticker for s in day.book_snapshots)
     assert set(per_market) == {m.ticker for m in day.markets}
-    assert set(per_market.values()) == {cfg.session_minutes}
+    for ticker, n in per_market.items():
+        game = day.truth.game_of(ticker)
+        assert n == cfg.session_minutes + len(pregame_times(cfg, game)), ticker
+    opens = {m.ticker: m.open_time for m in day.markets}
+    for s in day.book_snapshots:
+        game = day.truth.game_of(s.market_ticker)
+        assert s.ts < game.end
+        assert s.ts >= opens[s.market_ticker]  # a market quotes from its open, never before
+        assert trading_day(s.ts) == trading_day(game.tipoff)
     for s in day.book_snapshots:
         assert s.yes and s.no
         assert len(s.yes) <= cfg.book_levels and len(s.no) <= cfg.book_levels
