@@ -369,6 +369,7 @@ def cluster_targets(
     *,
     cross_cluster: Literal["skip", "divide"] = "divide",
     min_other_probability: float = 0.05,
+    min_cluster_legs: int = 2,
 ) -> dict[str, pd.DataFrame]:
     """Per cluster, the learning targets of its combo trades (``marts.combo_targets`` rows: ts,
     target_legs, target_net_of_markup, use_for_learning; trade_id and contracts kept when present). The target
@@ -379,7 +380,10 @@ def cluster_targets(
     one cluster is used as is. A cross-cluster target q = Π_c P(A_c) (clusters independent) gives cluster
     c the target q / Π_{c' ≠ c} P(A_c'), with P(A_c') from the latest panel mids at or before the trade
     (conjunctions on another cluster as the product of their markets' mids), when ``cross_cluster`` is
-    ``"divide"`` and that product is at least ``min_other_probability``; otherwise it is skipped. Rows
+    ``"divide"`` and that product is at least ``min_other_probability``, and the combo has at least
+    ``min_cluster_legs`` legs on cluster c; otherwise it is skipped for c. A single leg on c teaches no
+    coupling, its market's own book already prices it, and the division carries the other legs' later moves
+    into its target (on real moneyline days, cross-game flow made the fits worse than the prior). Rows
     whose legs contradict are skipped. Output columns: ts, legs (tuple of (variable_id, value)), target,
     trade_id, contracts, n_clusters.
     """
@@ -407,7 +411,7 @@ def cluster_targets(
         for c, ev in by_cluster.items():
             target = float(q)
             if len(by_cluster) > 1:
-                if mids is None:
+                if mids is None or len(markets_of.get(c, ())) < min_cluster_legs:
                     continue
                 others = [m for c2, ms in markets_of.items() if c2 != c for m in ms]
                 prior = mids[mids.index <= ts - pd.Timedelta(minutes=1)]

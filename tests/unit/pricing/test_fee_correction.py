@@ -132,3 +132,27 @@ def test_ablation_fits_are_unbiased_with_the_correction_and_biased_without_it() 
     assert abs(corrected) < abs(uncorrected) / 3
     assert abs(corrected) < 0.005
     assert out["estimated_combo_spread"] == pytest.approx(out["true_combo_spread"], abs=0.005)
+
+
+def test_a_cross_cluster_combo_teaches_only_clusters_holding_two_of_its_legs() -> None:
+    """A 3-leg combo with one leg on G1 and two on G2: G2 learns q / P(G1's leg) (its coupling), G1 nothing."""
+    lits = literal_map(
+        [
+            {"market_ticker": m, "cluster_id": g,
+             "literals": [{"variable_id": v, "variable_index": i, "negated": False}]}
+            for m, g, v, i in [("MA", "G1", "a", 0), ("MB", "G2", "b", 0), ("MC", "G2", "c", 1)]
+        ]
+    )
+    panel = pd.DataFrame([{"market_ticker": m, "minute": T0 - timedelta(minutes=5), "mid": p}
+                          for m, p in [("MA", 0.5), ("MB", 0.6), ("MC", 0.4)]])
+    rows = pd.DataFrame([
+        {"ts": T0, "target_legs": ["MA", "MB", "MC"], "target_net_of_markup": 0.10, "use_for_learning": True},
+        {"ts": T0, "target_legs": ["MA", "MB"], "target_net_of_markup": 0.30, "use_for_learning": True},
+    ])
+    got = cluster_targets(rows, lits, panel)
+    assert set(got) == {"G2"}
+    assert list(got["G2"]["target"]) == [pytest.approx(0.10 / 0.5)]
+    assert list(got["G2"]["legs"]) == [(("b", True), ("c", True))]
+    # the rule is a parameter: with one leg enough, both clusters learn from both combos
+    loose = cluster_targets(rows, lits, panel, min_cluster_legs=1)
+    assert len(loose["G1"]) == 2 and len(loose["G2"]) == 2
