@@ -781,6 +781,61 @@ def evaluate_combo_quotes(
         print(json.dumps(audit.as_json()), flush=True)
 
 
+@evaluate_app.command("replay")
+def evaluate_replay(
+    day: Annotated[list[str] | None, typer.Option(
+        "--date", help="trading day(s) YYYY-MM-DD, repeatable (default: every day with combo trades and fits)")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the report as JSON (last stdout line)")] = False,
+    ablation: Annotated[bool, typer.Option(
+        "--ablation/--no-ablation", help="also the standalone MM refitted without the fee correction")] = True,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Replay stored days against their combo trades in the paper's Table 4 form: per strategy (kalshi_execution,
+    independence, standalone_mm, full_amm, and the fee-correction ablation) trades, accepted, the house's win
+    rate, premium, payout, net P&L, pool capital, ROI, Sharpe and Brier; per day, over all days, and the mean
+    ± 2 SE across days. A strategy takes a trade when its pre-trade quote is at or below the execution price."""
+    from parlay import config
+    from parlay import replay_evaluation as rev
+
+    try:
+        wanted = [date.fromisoformat(d) for d in day] if day else None
+    except ValueError as exc:
+        fail(f"--date: {exc}")
+    with _monitoring_connection(database_url) as conn:
+        days = wanted or rev.replay_days(conn)
+        if not days:
+            fail("no day with combo trades and fitted models: run `parlay run` first (for captures: "
+                 "`parlay run --source recorded --captures PATH… --combo-flow simulated`)")
+        replays = []
+        for k, d in enumerate(days, 1):
+            err(f"[parlay] evaluate replay {k}/{len(days)}: {d}")
+            try:
+                replays.append(rev.replay_day(conn, d, ablation=ablation, log=err))
+            except pricing_store_errors() as exc:
+                fail(f"{d}: {exc}")
+            conn.commit()
+        pngs = (rev.cumulative_pnl_png(replays), rev.calibration_png(replays))
+        stored = rev.save_replay(conn, config.storage_url(), replays, pngs)
+    for r in replays:
+        err(f"\n[parlay] {r.day}: {r.setting} ({len(r.trades)} trades, {r.seconds:.0f} s)")
+        err(rev.format_table(r.results()))
+    if len(replays) > 1:
+        err(f"\n[parlay] all {len(replays)} days together:")
+        err(rev.format_table(rev.combined(replays)))
+        err("\n[parlay] mean ± 2 SE across days:")
+        err(rev.format_across(replays))
+    err(f"\n[parlay] stored as evaluation.replay_runs run_id {stored.run_id}; plots {stored.pnl_png_url}, "
+        f"{stored.calibration_png_url}")
+    if json_out:
+        print(json.dumps({**rev.report_json(replays), "run_id": stored.run_id}, default=str), flush=True)
+
+
+def pricing_store_errors() -> tuple[type[BaseException], ...]:
+    from parlay.pricing_store import NoFittedModels
+
+    return (NoFittedModels, LookupError)
+
+
 # ----------------------------------------------------------------------------- bench
 
 

@@ -370,7 +370,8 @@ def books_as_of(conn: psycopg.Connection, day: date, tickers: Sequence[str],
 
 
 def as_of_pricer(conn: psycopg.Connection, day: date, when: datetime,
-                 base: EnsemblePricer | None = None) -> EnsemblePricer:
+                 base: EnsemblePricer | None = None,
+                 snapshots: Mapping[str, Sequence[tuple[pd.Timestamp, IsingModel]]] | None = None) -> EnsemblePricer:
     """The pricer as it stood at ``when`` during ``day``'s replay, from data stamped at or before ``when`` only.
 
     * Each cluster's Ising model is the fit's last snapshot at or before ``when`` (snapshots every 15 min of
@@ -383,7 +384,8 @@ def as_of_pricer(conn: psycopg.Connection, day: date, when: datetime,
       classifier of an earlier day is used when there is one. The ensemble weights are the configured
       defaults, not the ones chosen on the day's held-back parlays.
 
-    ``base``: the day's stored ensemble (default: the newest of ``day``)."""
+    ``base``: the day's stored ensemble (default: the newest of ``day``). ``snapshots``: per cluster, (instant,
+    model) snapshots to use instead of the stored fits' (e.g. an in-memory refit for an ablation)."""
     when = _utc(when)
     base = base or load_pricer(conn, day=day)
     row = conn.execute("SELECT cluster_versions FROM pricing.ensembles WHERE ensemble_version = %s",
@@ -393,7 +395,10 @@ def as_of_pricer(conn: psycopg.Connection, day: date, when: datetime,
     clusters: dict[str, ClusterModel] = {}
     for cid, cm in base.clusters.items():
         version = cluster_versions.get(cid)
-        snaps = _cached_snapshots(conn, version) if version else []
+        if snapshots is not None:
+            snaps = list(snapshots.get(cid, ()))
+        else:
+            snaps = _cached_snapshots(conn, version) if version else []
         at = [m for ts, m in snaps if ts <= cutoff]
         if at:
             clusters[cid] = ClusterModel(cid, cm.variables, at[-1], None)
