@@ -30,8 +30,9 @@ EXPERIMENTS_JOB = "experiments"
 
 FITS = dg.AssetSelection.assets(pricing.ising_models)
 EXPERIMENTS = dg.AssetSelection.assets(*evaluation.ASSETS)
-DAILY_ALL = dg.AssetSelection.all() - FITS - EXPERIMENTS
-AFTER_FITS = FITS.downstream() - FITS
+REPLAY = dg.AssetSelection.assets(*evaluation.REPLAY_ASSETS)
+DAILY_ALL = dg.AssetSelection.all() - FITS - EXPERIMENTS - REPLAY
+AFTER_FITS = FITS.downstream() - FITS - REPLAY
 BEFORE_FITS = DAILY_ALL - AFTER_FITS
 
 # Who owns each stage, and what each Python asset is made of (shown as kinds and owners in the UI).
@@ -73,6 +74,11 @@ experiments_job = dg.define_asset_job(
     description="The paper's synthetic experiments (group evaluation): not part of any trading day; run weekly "
     "by experiments_weekly, or on demand (`parlay experiment NAME`, or materialize them in the UI).",
 )
+replay_job = dg.define_asset_job(
+    "replay_evaluation", selection=REPLAY, partitions_def=DAILY,
+    description="The replay evaluation of a trading day (Table 4, evaluation/replay_table) after its main job; "
+    "`parlay evaluate replay` runs the same code for several days with the mean ± 2 SE across them.",
+)
 experiments_schedule = dg.ScheduleDefinition(
     name="experiments_weekly", job=experiments_job, cron_schedule="0 6 * * 0", execution_timezone="America/New_York",
     default_status=dg.DefaultScheduleStatus.STOPPED,
@@ -81,13 +87,13 @@ experiments_schedule = dg.ScheduleDefinition(
 
 defs = dg.Definitions(
     assets=[*labelled([*INGEST_ASSETS, *features.ASSETS, *pricing.ASSETS, *book.ASSETS, *monitoring.ASSETS,
-                     *evaluation.ASSETS]),
+                     *evaluation.ASSETS, *evaluation.REPLAY_ASSETS]),
             *transform.ASSETS],
     asset_checks=[*ingest_checks.CHECKS, *quality.CHECKS, *features.CHECKS, *pricing.CHECKS, *book.CHECKS,
                   *monitoring.CHECKS, *freshness.CHECKS],
     sensors=automation.SENSORS,
     schedules=[*automation.SCHEDULES, experiments_schedule],
-    jobs=[main_job, prepare_job, finish_job, experiments_job, *automation.JOBS],
+    jobs=[main_job, prepare_job, finish_job, experiments_job, replay_job, *automation.JOBS],
     resources={
         "warehouse": WarehouseResource(),
         "market_source": MarketSourceResource(),
