@@ -29,12 +29,18 @@ def test_simulated_day_runs_end_to_end_and_the_ledger_balances(main_job_day: Mai
     with psycopg.connect(fresh_database_url) as conn:
         summary = book_runtime.pnl(conn)
         open_bets = conn.execute("SELECT count(*) FROM ledger.bets WHERE state = 'open'").fetchone()[0]
+        # the minimum-variance hedge may use one rung of a ladder for the bets on its neighbours (over 236
+        # hedged partly with "238 or more"), so a single market can carry more than its own payout; over a
+        # game the hedge stays a fraction of what its bets can pay
         over_hedged = conn.execute(
-            """SELECT count(*) FROM ledger.hedge_orders o
-               WHERE o.count > (SELECT sum(b.payout) FROM ledger.bets b JOIN ledger.bet_legs l USING (bet_id)
-                                WHERE l.market_ticker = o.market_ticker)""").fetchone()[0]
+            """WITH h AS (SELECT split_part(market_ticker, '-', 2) AS game, sum(count) AS contracts
+                          FROM ledger.hedge_orders GROUP BY 1),
+                    p AS (SELECT split_part(l.market_ticker, '-', 2) AS game, sum(b.payout) AS payout
+                          FROM ledger.bets b JOIN ledger.bet_legs l USING (bet_id) GROUP BY 1)
+               SELECT count(*) FROM h LEFT JOIN p USING (game)
+               WHERE h.contracts > 0.5 * coalesce(p.payout, 0)""").fetchone()[0]
     assert summary["trial_balance"] == 0
     assert open_bets == 0  # every game of the simulated day settled
     assert sum(summary["bets"].values()) == bets["bets_placed"]
-    assert over_hedged == 0  # a hedge never covers the full payout on a market
+    assert over_hedged == 0  # a game's hedge never covers half of what its bets can pay
     assert out.metadata["ledger/pnl"]["trial_balance"] == 0
