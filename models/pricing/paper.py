@@ -10,6 +10,7 @@ pure function of the seed; no database, no dbt.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -29,7 +30,7 @@ def paper_config(markets: int = 135, base: SimulationConfig | None = None) -> Si
     """The simulator configuration with ``markets`` markets per game (more prop players when needed)."""
     cfg = base or SimulationConfig()
     players = cfg.players_per_team
-    while max_markets_per_game(players) < markets:
+    while max_markets_per_game(players, cfg.prop_stats) < markets:
         players += 1
     return replace(cfg, players_per_team=players, min_markets_per_game=markets, max_markets_per_game=markets)
 
@@ -59,7 +60,7 @@ def _families(series: str, strike_type: str | None, exclusive: bool) -> tuple[st
         family = "total"
     elif series.endswith("GAME"):
         family = "moneyline"
-    elif "PROP" in series:
+    elif re.search("PROP|PTS|REB|AST|3PT|PRA|PLAYER", series):
         family = "prop"
     else:
         family = "other"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import time
 
@@ -9,21 +10,28 @@ from datetime import time
 # 3 total brackets, and one points prop for two players.
 MIN_MARKETS_PER_GAME = 10
 
-# Upper limits of each family's size (per game); props are per player.
+# Upper limits of each family's size (per game); props are per player and statistic.
 MAX_HOME_SPREADS = 8
 MAX_AWAY_SPREADS = 6
 MAX_TOTAL_LADDER = 8
 MAX_TOTAL_BRACKETS = 7
 MAX_TEAM_TOTALS_PER_TEAM = 3
-MAX_PROPS_PER_PLAYER = 4
+MAX_PROPS_PER_PLAYER = 4  # points ladder
 MAX_TEAMS = 30
 
+# Player statistics that can carry prop ladders ("k+" thresholds on the player's own quantity), with the
+# longest ladder per player. Points are always listed.
+PROP_STATS: tuple[str, ...] = ("points", "rebounds", "assists", "threes")
+MAX_PROPS_PER_STAT: dict[str, int] = {"points": MAX_PROPS_PER_PLAYER, "rebounds": 3, "assists": 3, "threes": 3}
 
-def max_markets_per_game(players_per_team: int) -> int:
-    """The largest number of markets one game can list with ``players_per_team`` prop players."""
+
+def max_markets_per_game(players_per_team: int, prop_stats: Sequence[str] = PROP_STATS) -> int:
+    """The largest number of markets one game can list with ``players_per_team`` prop players and prop
+    ladders on ``prop_stats``."""
+    per_player = sum(MAX_PROPS_PER_STAT[s] for s in prop_stats)
     return (
         2 + MAX_HOME_SPREADS + MAX_AWAY_SPREADS + MAX_TOTAL_LADDER + MAX_TOTAL_BRACKETS
-        + 2 * MAX_TEAM_TOTALS_PER_TEAM + 2 * players_per_team * MAX_PROPS_PER_PLAYER
+        + 2 * MAX_TEAM_TOTALS_PER_TEAM + 2 * players_per_team * per_player
     )
 
 
@@ -39,6 +47,10 @@ class SimulationConfig:
     open falls before it) until tip-off, centred on the pre-game probability (the truth at minute 0).
     Base traders arrive after pre-game snapshots at the same rate as after in-game ones.
 
+    A game lists between ``min_markets_per_game`` and ``max_markets_per_game`` markets: moneylines, spread
+    ladders on the margin, a total ladder and brackets, team totals, and for ``players_per_team`` players
+    of each team prop ladders on each statistic of ``prop_stats`` (each a ladder on its own quantity).
+
     Traders on base markets arrive at ``base_trade_rate`` per market-minute. A fraction
     ``informed_fraction`` of them target the true conditional probability ``p``; the others target
     ``(1 − noise_phi)·p + noise_phi·u`` with ``u ~ U(0, 1)``. A trader buys YES at the ask when the
@@ -50,9 +62,10 @@ class SimulationConfig:
 
     seed: int = 7
     n_games: int = 6
-    min_markets_per_game: int = 20
-    max_markets_per_game: int = 40
-    players_per_team: int = 2
+    min_markets_per_game: int = 70
+    max_markets_per_game: int = 135
+    players_per_team: int = 4
+    prop_stats: tuple[str, ...] = PROP_STATS
 
     # time
     session_minutes: int = 180
@@ -101,7 +114,11 @@ class SimulationConfig:
             problems.append(f"n_games must be in 1..{MAX_TEAMS // 2}")
         if self.players_per_team < 1:
             problems.append("players_per_team must be ≥ 1")
-        upper = max_markets_per_game(self.players_per_team)
+        stats = tuple(self.prop_stats)
+        if "points" not in stats or len(set(stats)) != len(stats) or not set(stats) <= set(PROP_STATS):
+            problems.append(f"prop_stats must be distinct members of {PROP_STATS} including 'points'")
+            stats = ("points",)
+        upper = max_markets_per_game(self.players_per_team, stats)
         if not MIN_MARKETS_PER_GAME <= self.min_markets_per_game <= self.max_markets_per_game <= upper:
             problems.append(
                 f"need {MIN_MARKETS_PER_GAME} ≤ min_markets_per_game ≤ max_markets_per_game ≤ {upper}"

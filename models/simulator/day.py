@@ -25,7 +25,7 @@ from models.records import (
 from models.simulator.combos import list_combos, simulate_combo_trades
 from models.simulator.config import SimulationConfig
 from models.simulator.exchange import PRICES, count_decimal, simulate_game_markets
-from models.simulator.games import SERIES, SERIES_BY_TICKER, build_games, day_code, day_seed
+from models.simulator.games import SERIES, SERIES_BY_TICKER, build_games, child_seed, day_code, day_seed
 from models.simulator.truth import DayTruth, GameTruth, MarketSpec, market_probability_path
 
 SOURCE = "simulated"
@@ -106,7 +106,7 @@ def simulate_day(config: SimulationConfig, day: date) -> SimulatedDay:
     for game, game_specs, ss in zip(games, by_game, books_ss.spawn(len(games)), strict=True):
         probs = np.array([paths[s.ticker] for s in game_specs])
         # pre-game books draw from a child stream, so in-game books and trades stay those of ``ss``
-        pregame_rng = np.random.default_rng(ss.spawn(1)[0])
+        pregame_rng = np.random.default_rng(child_seed(ss, 0))
         data = simulate_game_markets(config, game, game_specs, probs, np.random.default_rng(ss), pregame_rng)
         snapshots.extend(data.snapshots)
         deltas.extend(data.deltas)

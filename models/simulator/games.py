@@ -13,7 +13,7 @@ import numpy as np
 from models.simulator.config import (
     MAX_AWAY_SPREADS,
     MAX_HOME_SPREADS,
-    MAX_PROPS_PER_PLAYER,
+    MAX_PROPS_PER_STAT,
     MAX_TEAM_TOTALS_PER_TEAM,
     MAX_TOTAL_BRACKETS,
     MAX_TOTAL_LADDER,
@@ -49,7 +49,10 @@ SERIES_SPREAD = "SIMNBASPREAD"
 SERIES_TOTAL = "SIMNBATOTAL"
 SERIES_TOTAL_RANGE = "SIMNBATOTALRANGE"
 SERIES_TEAM_TOTAL = "SIMNBATEAMTOTAL"
-SERIES_PROP = "SIMNBAPROP"
+SERIES_PROP = "SIMNBAPROP"  # player points
+SERIES_REBOUNDS = "SIMNBAREB"
+SERIES_ASSISTS = "SIMNBAAST"
+SERIES_THREES = "SIMNBA3PT"
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,42 @@ SERIES: tuple[SeriesInfo, ...] = (
                "{away} at {home}: Team Totals"),
     SeriesInfo(SERIES_PROP, "Simulated Pro Basketball Player Points", "prop", False,
                "{away} at {home}: Player Points"),
+    SeriesInfo(SERIES_REBOUNDS, "Simulated Pro Basketball Player Rebounds", "prop", False,
+               "{away} at {home}: Player Rebounds"),
+    SeriesInfo(SERIES_ASSISTS, "Simulated Pro Basketball Player Assists", "prop", False,
+               "{away} at {home}: Player Assists"),
+    SeriesInfo(SERIES_THREES, "Simulated Pro Basketball Player Three-Pointers", "prop", False,
+               "{away} at {home}: Player Three-Pointers"),
 )
 SERIES_BY_TICKER = {s.ticker: s for s in SERIES}
+
+
+@dataclass(frozen=True)
+class PropStat:
+    """A player statistic with "k+" prop ladders: strikes ``step`` apart, none below ``floor``; a player's
+    mean is drawn from ``mean_range`` and the sd is ``sd_slope·mean + U(sd_extra)``."""
+
+    name: str
+    series: str
+    label: str  # in titles: "Avery Abbott: 8+ rebounds"
+    step: int
+    floor: int
+    mean_range: tuple[float, float]
+    sd_slope: float
+    sd_extra: tuple[float, float]
+
+
+# Statistics other than points (points keep their own draws; see ``_players``).
+EXTRA_PROP_STATS: dict[str, PropStat] = {
+    "rebounds": PropStat("rebounds", SERIES_REBOUNDS, "rebounds", 2, 2, (3.0, 12.0), 0.3, (1.0, 2.0)),
+    "assists": PropStat("assists", SERIES_ASSISTS, "assists", 2, 2, (2.0, 9.0), 0.3, (1.0, 2.0)),
+    "threes": PropStat("threes", SERIES_THREES, "threes", 1, 1, (0.8, 4.0), 0.4, (0.5, 1.0)),
+}
+
+
+def child_seed(seed: np.random.SeedSequence, key: int) -> np.random.SeedSequence:
+    """A fixed child of ``seed`` (the same whatever was spawned from it before)."""
+    return np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, key), pool_size=seed.pool_size)
 
 
 def day_code(day: date) -> str:
@@ -112,7 +149,8 @@ def _players(rng: np.random.Generator, team: str, count: int, taken: set[str]) -
     return out
 
 
-def _allocate(rng: np.random.Generator, n_markets: int, n_players: int) -> dict[str, int]:
+def _allocate(rng: np.random.Generator, n_markets: int, n_players: int,
+              extra_stats: tuple[str, ...] = ()) -> dict[str, int]:
     """How many markets each family gets: the fixed minimum, then random draws up to each cap."""
     counts = {"home_spread": 1, "away_spread": 1, "total": 1, "bracket": 3, "home_tt": 0, "away_tt": 0}
     caps = {"home_spread": MAX_HOME_SPREADS, "away_spread": MAX_AWAY_SPREADS, "total": MAX_TOTAL_LADDER,
@@ -124,8 +162,14 @@ def _allocate(rng: np.random.Generator, n_markets: int, n_players: int) -> dict[
     for j in range(n_players):
         key = f"prop{j}"
         counts[key] = 1 if j in (0, half) else 0
-        caps[key] = MAX_PROPS_PER_PLAYER
+        caps[key] = MAX_PROPS_PER_STAT["points"]
         weight[key] = 4.0 / n_players
+    for stat in extra_stats:
+        for j in range(n_players):
+            key = f"{stat}{j}"
+            counts[key] = 0
+            caps[key] = MAX_PROPS_PER_STAT[stat]
+            weight[key] = 3.0 / n_players
     remaining = n_markets - 2 - sum(counts.values())
     keys = list(counts)
     for _ in range(remaining):
@@ -170,7 +214,11 @@ def build_game(
     players = (_players(rng, home[0], config.players_per_team, taken)
                + _players(rng, away[0], config.players_per_team, taken))
     n_players = len(players)
-    d = 2 + n_players
+    d0 = 2 + n_players
+    extra = tuple(EXTRA_PROP_STATS[s] for s in config.prop_stats if s != "points")
+    # Other statistics draw from their own stream: the margin, total and points draws stay those of a day
+    # with points props only.
+    x_rng = np.random.default_rng(child_seed(seed, 0))
 
     # Latent law of the final scores: margin (home − away), total, and one points score per player.
     mu_margin = float(rng.normal(2.0, 5.0))
@@ -178,7 +226,7 @@ def build_game(
     sd_margin = float(rng.uniform(11.0, 14.0))
     sd_total = float(rng.uniform(16.0, 20.0))
     rho = float(rng.uniform(-0.1, 0.1))
-    loadings = np.zeros((d, d))  # unit-norm rows over (margin factor, total factor, player idiosyncrasies)
+    loadings = np.zeros((d0, d0))  # unit-norm rows over (margin factor, total factor, player idiosyncrasies)
     loadings[0, 0] = 1.0
     loadings[1, 0], loadings[1, 1] = rho, math.sqrt(1.0 - rho * rho)
     for j, pl in enumerate(players):
@@ -187,19 +235,49 @@ def build_game(
         loadings[2 + j, 0], loadings[2 + j, 1] = a, b
         loadings[2 + j, 2 + j] = math.sqrt(1.0 - a * a - b * b)
     sds = np.array([sd_margin, sd_total] + [pl.sd for pl in players])
-    drift = np.array([mu_margin, mu_total] + [pl.mean for pl in players])
-    factor = sds[:, None] * loadings
+    drift0 = np.array([mu_margin, mu_total] + [pl.mean for pl in players])
+    factor0 = sds[:, None] * loadings
 
     n = config.session_minutes
-    steps = drift / n + (rng.standard_normal((n, d)) @ factor.T) / math.sqrt(n)
+    shocks = rng.standard_normal((n, d0))
+    steps = drift0 / n + (shocks @ factor0.T) / math.sqrt(n)
+    names = ["margin", "total", *(f"points_{pl.code}" for pl in players)]
+    # Other statistics (rows after the points): loadings on the margin and total factors and on the
+    # player's own points factor (a busy night lifts every statistic), plus an idiosyncratic factor each.
+    dx = len(extra) * n_players
+    x_rows = np.zeros((dx, d0 + dx))
+    x_drift = np.zeros(dx)
+    row = 0
+    for stat in extra:
+        for j, pl in enumerate(players):
+            mean = float(x_rng.uniform(*stat.mean_range))
+            sd = stat.sd_slope * mean + float(x_rng.uniform(*stat.sd_extra))
+            a = 0.5 * (pl.margin_corr if pl.team == home[0] else -pl.margin_corr)
+            b = (float(x_rng.uniform(0.1, 0.3)) - rho * a) / math.sqrt(1.0 - rho * rho)
+            c = float(x_rng.uniform(0.2, 0.5))
+            x_rows[row, 0], x_rows[row, 1], x_rows[row, 2 + j] = a, b, c
+            x_rows[row, d0 + row] = math.sqrt(1.0 - a * a - b * b - c * c)
+            x_rows[row] *= sd
+            x_drift[row] = mean
+            names.append(f"{stat.name}_{pl.code}")
+            row += 1
+    d = d0 + dx
+    factor = np.zeros((d, d))
+    factor[:d0, :d0] = factor0
+    factor[d0:] = x_rows
+    drift = np.concatenate([drift0, x_drift])
+    if dx:
+        x_shocks = x_rng.standard_normal((n, dx))
+        x_steps = x_drift / n + (shocks @ x_rows[:, :d0].T + x_shocks @ x_rows[:, d0:].T) / math.sqrt(n)
+        steps = np.hstack([steps, x_steps])
     path = np.vstack([np.zeros(d), np.cumsum(steps, axis=0)])
     for arr in (drift, factor, path):
         arr.setflags(write=False)
-    names = ("margin", "total", *(f"points_{pl.code}" for pl in players))
-    game = GameTruth(index, code, away[0], home[0], away[1], home[1], tipoff, n, names, drift, factor, path)
+    game = GameTruth(index, code, away[0], home[0], away[1], home[1], tipoff, n, tuple(names), drift, factor,
+                     path)
 
     n_markets = int(rng.integers(config.min_markets_per_game, config.max_markets_per_game + 1))
-    counts = _allocate(rng, n_markets, n_players)
+    counts = _allocate(rng, n_markets, n_players, tuple(s.name for s in extra))
     specs: list[MarketSpec] = []
     inf = math.inf
     ev = {s.ticker: f"{s.ticker}-{code}" for s in SERIES}
@@ -255,6 +333,16 @@ def build_game(
             x = k - 0.5
             add(SERIES_PROP, "prop", f"{pl.code}{k}", _unit(d, 2 + j), x, inf,
                 f"{pl.name}: {k}+ points", f"{pl.name}: {k}+", "greater", x, None)
+    # Other player statistics: one "k+" ladder per player and statistic, each on its own quantity.
+    for s_index, stat in enumerate(extra):
+        for j, pl in enumerate(players):
+            column = d0 + s_index * n_players + j
+            mean = float(drift[column])
+            for k in _ladder(stat.step * round(mean / stat.step), stat.step, counts[f"{stat.name}{j}"],
+                             stat.floor):
+                x = k - 0.5
+                add(stat.series, "prop", f"{pl.code}{k}", _unit(d, column), x, inf,
+                    f"{pl.name}: {k}+ {stat.label}", f"{pl.name}: {k}+ {stat.label}", "greater", x, None)
     return game, specs
 
 

@@ -1,10 +1,10 @@
 """The simulator's ground truth: latent score processes, market definitions, and the exact oracle.
 
-Each game carries a vector of latent scores ``Z(s)`` (home margin, total points, one points score per
-prop player) on game time ``s ∈ [0, 1]``: an arithmetic Brownian motion ``Z(s) = drift·s + factor @ W(s)``
-with ``W`` standard Brownian in ``q`` dimensions, observed on a grid of ``minutes`` steps. Every market
-is a threshold event on a linear combination of the final scores: it resolves YES iff
-``lower < weights · Z(1) ≤ upper`` (``lower``/``upper`` may be infinite).
+Each game carries a vector of latent scores ``Z(s)`` (home margin, total points, and per prop player points
+and the other statistics of ``SimulationConfig.prop_stats``) on game time ``s ∈ [0, 1]``: an arithmetic
+Brownian motion ``Z(s) = drift·s + factor @ W(s)`` with ``W`` standard Brownian in ``q`` dimensions,
+observed on a grid of ``minutes`` steps. Every market is a threshold event on a linear combination of the
+final scores: it resolves YES iff ``lower < weights · Z(1) ≤ upper`` (``lower``/``upper`` may be infinite).
 
 Given the state at minute ``i`` (``s = i / minutes``), the final scores are Gaussian:
 ``Z(1) ~ N(Z(s) + drift·(1 − s), (1 − s)·factor @ factor.T)``, so the true probability of any set of legs

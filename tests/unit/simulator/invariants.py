@@ -13,7 +13,7 @@ from parlay.sources.base import trading_day
 
 CENT = Decimal("0.01")
 ONE = Decimal(1)
-EVENT_RE = re.compile(r"^SIMNBA[A-Z]+-\d{2}[A-Z]{3}\d{2}[A-Z]{6}$")
+EVENT_RE = re.compile(r"^SIMNBA[A-Z0-9]+-\d{2}[A-Z]{3}\d{2}[A-Z]{6}$")
 
 
 def on_grid(price: Decimal) -> bool:

@@ -33,7 +33,7 @@ def test_default_sizes(default_day: SimulatedDay) -> None:
     cfg = default_day.config
     assert len(default_day.truth.games) == 6
     per_game = Counter(m.event_ticker.split("-")[1] for m in default_day.markets)
-    assert len(per_game) == 6 and all(20 <= n <= 40 for n in per_game.values())
+    assert len(per_game) == 6 and all(70 <= n <= 135 for n in per_game.values())
     assert len(default_day.combo_trades) == cfg.combo_trades_per_day == 3000
     # 180 in-game minutes and 32 pre-game snapshots (8 h before tip-off, one every 15 min)
     assert len(default_day.book_snapshots) == len(default_day.markets) * (180 + 32)
@@ -126,7 +126,9 @@ def test_informed_flow_trades_toward_the_truth(default_day: SimulatedDay) -> Non
         p = truth.probability(t.ts, [(t.market_ticker, YES)])
         edges.append((p - float(t.yes_price)) if t.taker_side == YES else (float(t.yes_price) - p))
     edges_a = np.array(edges)
-    assert (edges_a > 0).mean() > 0.3  # informed takers make money; noise takers mostly lose
+    # informed takers make money (mostly where the truth has left the books' range, near 0 or 1); noise
+    # takers mostly lose. The share depends on the day's mix of markets (0.27 on the paper-scale day).
+    assert (edges_a > 0).mean() > 0.25
 
 
 config_strategy = st.builds(
@@ -136,6 +138,7 @@ config_strategy = st.builds(
     min_markets_per_game=st.integers(10, 20),
     max_markets_per_game=st.integers(20, 45),
     players_per_team=st.integers(1, 3),
+    prop_stats=st.sampled_from([("points",), ("points", "threes"), ("points", "rebounds", "assists", "threes")]),
     session_minutes=st.integers(2, 25),
     first_tipoff_et=st.sampled_from([time(12, 0), time(19, 0), time(22, 0)]),
     tipoff_stagger_minutes=st.integers(0, 30),
@@ -170,7 +173,10 @@ def test_random_configs_keep_every_invariant(config: SimulationConfig, offset: i
         {"n_games": 16},
         {"min_markets_per_game": 9},
         {"min_markets_per_game": 30, "max_markets_per_game": 25},
-        {"max_markets_per_game": 100},
+        {"max_markets_per_game": 200},
+        {"prop_stats": ("rebounds",)},  # points are always listed
+        {"prop_stats": ("points", "points")},
+        {"prop_stats": ("points", "steals")},
         {"noise_phi": 1.5},
         {"min_combo_legs": 1},
         {"spread_ticks_min": 0},
