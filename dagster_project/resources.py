@@ -5,6 +5,7 @@ in :mod:`parlay.config` and then to the embedded default. Secrets are never stor
 """
 
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,10 +81,12 @@ class MarketSourceResource(dg.ConfigurableResource):
 
             return RecordedSource(self.capture_paths())
         if kind == "simulated":
-            from models.simulator import SimulationConfig
+            from models.simulator.config import profile_config
             from parlay.sources.simulated import SimulatedSource
 
-            return SimulatedSource(SimulationConfig(seed=self.seed))
+            # the day's size from PARLAY_SIM_PROFILE (small by default, paper: the paper's scale)
+            return SimulatedSource(dataclasses.replace(profile_config(os.environ.get("PARLAY_SIM_PROFILE")),
+                                                       seed=self.seed))
         if kind == "live":
             from parlay.kalshi.client import KalshiClient
             from parlay.sources.live import LiveSource

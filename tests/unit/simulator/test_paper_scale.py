@@ -113,6 +113,10 @@ def test_profiles_pick_the_default_day_size(monkeypatch: pytest.MonkeyPatch) -> 
     assert paper.prop_stats == PROP_STATS
     monkeypatch.setenv("PARLAY_SIM_PROFILE", "paper")
     assert SimulatedSource().config == paper
+    from dagster_project.resources import MarketSourceResource
+
+    built = MarketSourceResource(kind="simulated", seed=3).build()
+    assert built.config == dataclasses.replace(paper, seed=3)  # type: ignore[attr-defined]
     monkeypatch.delenv("PARLAY_SIM_PROFILE")
     assert SimulatedSource().config == SimulationConfig()
     with pytest.raises(ValueError, match="unknown simulation profile"):
