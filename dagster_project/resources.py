@@ -5,6 +5,7 @@ in :mod:`parlay.config` and then to the embedded default. Secrets are never stor
 """
 
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -91,10 +92,12 @@ class MarketSourceResource(dg.ConfigurableResource):
             flow = ComboFlowConfig(seed=self.resolved_seed()) if self.resolved_combo_flow() == "simulated" else None
             return RecordedSource(self.capture_paths(), combo_flow=flow)
         if kind == "simulated":
-            from models.simulator import SimulationConfig
+            from models.simulator.config import profile_config
             from parlay.sources.simulated import SimulatedSource
 
-            return SimulatedSource(SimulationConfig(seed=self.resolved_seed()))
+            # the day's size from PARLAY_SIM_PROFILE (small by default, paper: the paper's scale)
+            return SimulatedSource(dataclasses.replace(profile_config(os.environ.get("PARLAY_SIM_PROFILE")),
+                                                       seed=self.resolved_seed()))
         if kind == "live":
             from parlay.kalshi.client import KalshiClient
             from parlay.sources.live import LiveSource

@@ -29,7 +29,9 @@ def raw(table: str) -> dg.AssetKey:
 
 
 @lru_cache(maxsize=4)
-def _cached_source(kind: str, captures: tuple[str, ...], seed: int, series: str, combo_flow: str) -> MarketSource:
+def _cached_source(kind: str, captures: tuple[str, ...], seed: int, series: str, combo_flow: str,
+                   profile: str | None = None) -> MarketSource:
+    del profile  # part of the cache key only: the resource reads PARLAY_SIM_PROFILE itself
     resource = MarketSourceResource(kind=kind, captures=os.pathsep.join(captures) or None, seed=seed,
                                     live_series=series, combo_flow=combo_flow)
     return resource.build()
@@ -39,7 +41,7 @@ def source_for(resource: MarketSourceResource) -> MarketSource:
     """One source object per configuration and process, so the simulator runs once per day."""
     return _cached_source(
         resource.resolved_kind(), tuple(str(p) for p in resource.capture_paths()), resource.resolved_seed(),
-        resource.live_series, resource.resolved_combo_flow(),
+        resource.live_series, resource.resolved_combo_flow(), os.environ.get("PARLAY_SIM_PROFILE"),
     )
 
 

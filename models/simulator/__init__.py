@@ -1,12 +1,12 @@
 """Seeded market simulator: a synthetic NBA-like slate of correlated binary markets and combos.
 
 Each game is a cluster driven by a correlated Gaussian score process (home margin, total points, and per
-prop player points, rebounds, assists and three-pointers); by default 6 games of 70–135 markets each (the
-paper's scale), with prop ladders for 4 players per team. Every market is a threshold event on a linear
-combination of the final scores, so true conditional probabilities are normal CDFs and true joint
-probabilities are Gaussian box probabilities. ``simulate_day(config, day)`` returns the day's normalized
-records (:mod:`models.records`) together with the truth (:class:`DayTruth`), whose ``probability(t, legs)``
-is the exact oracle.
+prop player points, rebounds, assists and three-pointers); by default 6 games of 20–40 markets
+(``profile_config("paper")``: 70–135, the paper's scale, with prop ladders for 4 players per team). Every
+market is a threshold event on a linear combination of the final scores, so true conditional probabilities
+are normal CDFs and true joint probabilities are Gaussian box probabilities. ``simulate_day(config, day)``
+returns the day's normalized records (:mod:`models.records`) together with the truth (:class:`DayTruth`),
+whose ``probability(t, legs)`` is the exact oracle.
 """
 
 from models.simulator.config import SimulationConfig

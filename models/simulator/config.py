@@ -62,10 +62,10 @@ class SimulationConfig:
 
     seed: int = 7
     n_games: int = 6
-    min_markets_per_game: int = 70
-    max_markets_per_game: int = 135
-    players_per_team: int = 4
-    prop_stats: tuple[str, ...] = PROP_STATS
+    min_markets_per_game: int = 20
+    max_markets_per_game: int = 40
+    players_per_team: int = 2
+    prop_stats: tuple[str, ...] = ("points",)
 
     # time
     session_minutes: int = 180
@@ -167,3 +167,21 @@ class SimulationConfig:
             problems.append("collection_ticker must be non-empty")
         if problems:
             raise ValueError("invalid SimulationConfig: " + "; ".join(problems))
+
+
+# Named sizes of the simulated day: ``small`` (the default: 20–40 markets per game, points props for 2
+# players per team) and ``paper`` (the paper's scale: 70–135 markets per game, prop ladders on points,
+# rebounds, assists and three-pointers for 4 players per team).
+PROFILES: dict[str, dict[str, object]] = {
+    "small": {},
+    "paper": {"min_markets_per_game": 70, "max_markets_per_game": 135, "players_per_team": 4,
+              "prop_stats": PROP_STATS},
+}
+
+
+def profile_config(name: str | None = None) -> SimulationConfig:
+    """The configuration of a named profile (:data:`PROFILES`; None or empty: ``small``, the default)."""
+    key = (name or "small").strip().lower()
+    if key not in PROFILES:
+        raise ValueError(f"unknown simulation profile {name!r}: expected one of {sorted(PROFILES)}")
+    return SimulationConfig(**PROFILES[key])  # type: ignore[arg-type]

@@ -8,12 +8,14 @@ and candles are built downstream from the stream.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from datetime import date
 
 from models.records import Candle, ComboMarket, Rejected, Settlement, Trade
 from models.simulator import DayTruth, SimulatedDay, SimulationConfig, simulate_day
+from models.simulator.config import profile_config
 from parlay.sources.base import MetadataItem, StreamItem
 
 
@@ -23,7 +25,8 @@ class SimulatedSource:
     name = "simulated"
 
     def __init__(self, config: SimulationConfig | None = None) -> None:
-        self.config = config if config is not None else SimulationConfig()
+        # PARLAY_SIM_PROFILE picks the default day's size: small (default) or paper
+        self.config = config if config is not None else profile_config(os.environ.get("PARLAY_SIM_PROFILE"))
         self._lock = threading.Lock()
         self._cached: SimulatedDay | None = None
 

@@ -1,5 +1,5 @@
-"""The default day at the paper's scale: 6 game clusters of 70–135 markets, prop ladders on four player
-statistics, each mapped by the structural layer to nested thresholds on its own quantity."""
+"""The paper-scale day (``PARLAY_SIM_PROFILE=paper``): 6 game clusters of 70–135 markets, prop ladders on
+four player statistics, each mapped by the structural layer to nested thresholds on its own quantity."""
 
 from __future__ import annotations
 
@@ -7,24 +7,32 @@ import dataclasses
 from collections import Counter, defaultdict
 
 import numpy as np
+import pytest
 
 from models import structural as S
 from models.pricing.paper import _markets_frame
 from models.simulator import SimulatedDay, SimulationConfig, simulate_day, simulate_games
-from models.simulator.config import PROP_STATS, max_markets_per_game
+from models.simulator.config import PROP_STATS, max_markets_per_game, profile_config
 from models.simulator.games import SERIES_ASSISTS, SERIES_PROP, SERIES_REBOUNDS, SERIES_THREES
 
 from .conftest import DAY
 
+PAPER = profile_config("paper")
+
+
+@pytest.fixture(scope="module")
+def paper_day() -> SimulatedDay:
+    return simulate_day(PAPER, DAY)
+
 PROP_SERIES = (SERIES_PROP, SERIES_REBOUNDS, SERIES_ASSISTS, SERIES_THREES)
 
 
-def test_default_day_has_paper_scale_clusters(default_day: SimulatedDay) -> None:
-    per_game = Counter(m.event_ticker.split("-")[1] for m in default_day.markets)
+def test_paper_day_has_paper_scale_clusters(paper_day: SimulatedDay) -> None:
+    per_game = Counter(m.event_ticker.split("-")[1] for m in paper_day.markets)
     assert len(per_game) == 6 and all(70 <= n <= 135 for n in per_game.values())
     assert max_markets_per_game(4, PROP_STATS) >= 135
-    for game in default_day.truth.games:
-        specs = [s for s in default_day.truth.markets.values() if s.game == game.index]
+    for game in paper_day.truth.games:
+        specs = [s for s in paper_day.truth.markets.values() if s.game == game.index]
         players = {s.ticker.rsplit("-", 1)[1].rstrip("0123456789") for s in specs if s.family == "prop"}
         assert len(players) == 8  # 4 per team
         assert {s.series_ticker for s in specs if s.family == "prop"} == set(PROP_SERIES)
@@ -32,7 +40,7 @@ def test_default_day_has_paper_scale_clusters(default_day: SimulatedDay) -> None
 
 
 def test_each_prop_ladder_is_nested_thresholds_on_its_own_quantity() -> None:
-    games, specs = simulate_games(SimulationConfig(), DAY)
+    games, specs = simulate_games(PAPER, DAY)
     for game in games:
         mine = [s for s in specs if s.game == game.index]
         by_ticker = {s.ticker: s for s in mine}
@@ -66,10 +74,10 @@ def test_each_prop_ladder_is_nested_thresholds_on_its_own_quantity() -> None:
         assert len(set(col_of_axis.values())) == len(col_of_axis)
 
 
-def test_prop_ladders_settle_nested(default_day: SimulatedDay) -> None:
-    results = {m.ticker: m.result for m in default_day.markets}
+def test_prop_ladders_settle_nested(paper_day: SimulatedDay) -> None:
+    results = {m.ticker: m.result for m in paper_day.markets}
     ladders: dict[tuple[str, int], list[tuple[float, str]]] = defaultdict(list)
-    for t, s in default_day.truth.markets.items():
+    for t, s in paper_day.truth.markets.items():
         if s.family == "prop":
             ladders[(s.event_ticker, int(np.flatnonzero(s.weights)[0]))].append((s.lower, results[t]))
     assert len(ladders) >= 6 * 8 * 2
@@ -81,7 +89,7 @@ def test_prop_ladders_settle_nested(default_day: SimulatedDay) -> None:
 def test_points_only_keeps_the_points_day() -> None:
     """Other statistics draw from their own stream: with points props only, the margin, total and points
     paths are those of the full day's first columns."""
-    cfg = SimulationConfig(n_games=2, session_minutes=30, n_combo_markets=20, combo_trades_per_day=20)
+    cfg = dataclasses.replace(PAPER, n_games=2, session_minutes=30, n_combo_markets=20, combo_trades_per_day=20)
     full, _ = simulate_games(cfg, DAY)
     points, _ = simulate_games(dataclasses.replace(cfg, prop_stats=("points",), min_markets_per_game=20,
                                                    max_markets_per_game=40), DAY)
@@ -94,3 +102,22 @@ def test_points_only_keeps_the_points_day() -> None:
                                            max_markets_per_game=60), DAY)
     assert {m.series_ticker for m in day.markets if "PROP" in m.series_ticker or "3PT" in m.series_ticker} \
         == {SERIES_PROP, SERIES_THREES}
+
+
+def test_profiles_pick_the_default_day_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    from parlay.sources.simulated import SimulatedSource
+
+    assert profile_config() == profile_config("small") == SimulationConfig()
+    paper = profile_config("paper")
+    assert (paper.min_markets_per_game, paper.max_markets_per_game, paper.players_per_team) == (70, 135, 4)
+    assert paper.prop_stats == PROP_STATS
+    monkeypatch.setenv("PARLAY_SIM_PROFILE", "paper")
+    assert SimulatedSource().config == paper
+    from dagster_project.resources import MarketSourceResource
+
+    built = MarketSourceResource(kind="simulated", seed=3).build()
+    assert built.config == dataclasses.replace(paper, seed=3)  # type: ignore[attr-defined]
+    monkeypatch.delenv("PARLAY_SIM_PROFILE")
+    assert SimulatedSource().config == SimulationConfig()
+    with pytest.raises(ValueError, match="unknown simulation profile"):
+        profile_config("huge")

@@ -33,7 +33,7 @@ def test_default_sizes(default_day: SimulatedDay) -> None:
     cfg = default_day.config
     assert len(default_day.truth.games) == 6
     per_game = Counter(m.event_ticker.split("-")[1] for m in default_day.markets)
-    assert len(per_game) == 6 and all(70 <= n <= 135 for n in per_game.values())
+    assert len(per_game) == 6 and all(20 <= n <= 40 for n in per_game.values())
     assert len(default_day.combo_trades) == cfg.combo_trades_per_day == 3000
     # 180 in-game minutes and 32 pre-game snapshots (8 h before tip-off, one every 15 min)
     assert len(default_day.book_snapshots) == len(default_day.markets) * (180 + 32)
@@ -128,7 +128,7 @@ def test_informed_flow_trades_toward_the_truth(default_day: SimulatedDay) -> Non
     edges_a = np.array(edges)
     # informed takers make money (mostly where the truth has left the books' range, near 0 or 1); noise
     # takers mostly lose. The share depends on the day's mix of markets (0.27 on the paper-scale day).
-    assert (edges_a > 0).mean() > 0.25
+    assert (edges_a > 0).mean() > 0.3
 
 
 config_strategy = st.builds(
@@ -173,7 +173,8 @@ def test_random_configs_keep_every_invariant(config: SimulationConfig, offset: i
         {"n_games": 16},
         {"min_markets_per_game": 9},
         {"min_markets_per_game": 30, "max_markets_per_game": 25},
-        {"max_markets_per_game": 200},
+        {"max_markets_per_game": 100},
+        {"max_markets_per_game": 200, "players_per_team": 4, "prop_stats": ("points", "rebounds", "assists", "threes")},
         {"prop_stats": ("rebounds",)},  # points are always listed
         {"prop_stats": ("points", "points")},
         {"prop_stats": ("points", "steals")},
