@@ -223,14 +223,18 @@ def save_ensemble(conn: psycopg.Connection, day: date, cluster_versions: Mapping
     return version
 
 
-def save_pricer(conn: psycopg.Connection, storage_url: str, day: date, pricer: EnsemblePricer) -> str:
+def save_pricer(conn: psycopg.Connection, storage_url: str, day: date, pricer: EnsemblePricer,
+                snapshot_at: datetime | None = None) -> str:
     """Store every cluster of an in-memory pricer and an ensemble snapshot over them (e.g. a synthetic
-    pricer for benchmarks); returns the ensemble version."""
+    pricer for benchmarks); returns the ensemble version. ``snapshot_at``: also keep each cluster's model as
+    its fit's snapshot at that instant, so a replay as of a later instant can quote from it (without one, a
+    replay finds no model fitted by then)."""
     versions = {}
     for cid, cm in pricer.clusters.items():
         entries = [MarketEntry(ml, pricer.markets().get(t)) for t, ml in pricer.literals.markets.items()
                    if ml.cluster_id == cid]
-        versions[cid] = save_cluster_model(conn, storage_url, day, cm, entries, converged=True)
+        versions[cid] = save_cluster_model(conn, storage_url, day, cm, entries, converged=True,
+                                           snapshots=[(pd.Timestamp(snapshot_at), cm.model)] if snapshot_at else [])
     clf = None
     if pricer.classifier is not None:
         clf = save_classifier(conn, storage_url, day, pricer.classifier)

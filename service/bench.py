@@ -20,7 +20,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -40,11 +40,12 @@ REPO = Path(__file__).resolve().parent.parent
 
 def seed_database(url: str, storage_url: str, pricer: EnsemblePricer, *, lp_capital: Decimal = Decimal(1_000_000),
                   rate_per_min: int = 1_000_000, day: date | None = None, key_name: str = "bench",
-                  scrypt: apikeys.ScryptParams | None = None) -> CreatedKey:
-    """Migrate ``url``, store ``pricer`` under ``storage_url``, fund the pool, and create an API key."""
+                  scrypt: apikeys.ScryptParams | None = None, snapshot_at: datetime | None = None) -> CreatedKey:
+    """Migrate ``url``, store ``pricer`` under ``storage_url``, fund the pool, and create an API key.
+    ``snapshot_at``: store the models as fitted by that instant too (for replays; see ``save_pricer``)."""
     with psycopg.connect(url) as conn:
         migrate(conn)
-        save_pricer(conn, storage_url, day or date.today(), pricer)
+        save_pricer(conn, storage_url, day or date.today(), pricer, snapshot_at)
         conn.commit()
         if lp_capital > 0:
             ledger.deposit(conn, lp_capital, f"seed:{uuid.uuid4().hex}")

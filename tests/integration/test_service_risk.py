@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -79,9 +79,11 @@ def make_engine(
     storage: Path,
     pricer: EnsemblePricer | None = None,
     lp_capital: Decimal = Decimal(1_000_000),
+    snapshot_at: datetime | None = None,
     **settings: object,
 ) -> Engine:
-    key = seed_database(url, str(storage), pricer or game_pricer(), lp_capital=lp_capital, scrypt=FAST_SCRYPT)
+    key = seed_database(url, str(storage), pricer or game_pricer(), lp_capital=lp_capital, scrypt=FAST_SCRYPT,
+                        snapshot_at=snapshot_at)
     values: dict[str, object] = {
         "database_url": url,
         "storage_url": str(storage),
@@ -345,9 +347,20 @@ def test_200_concurrent_quotes_and_bets_never_breach_a_limit(fresh_database_url:
 def test_replay_mode_quotes_and_takes_bets(engine_factory) -> None:
     """As the simulated bettors run (as of an instant of the day, no wall-clock checks): quote, last look and
     bet go through, and the reservation is used up by the bet."""
-    e = engine_factory(as_of=datetime.now(UTC), quote_ttl_s=300.0)
+    as_of = datetime.now(UTC)
+    e = engine_factory(as_of=as_of, quote_ttl_s=300.0, snapshot_at=as_of - timedelta(hours=1))
     q = e.quote([("G1-DET", "yes"), ("G1-PROP", "no")], 10)
     assert e.bet(q, "replay").created
     assert e.count("SELECT count(*) FROM risk.quote_reservations") == 1
     with psycopg.connect(e.url) as conn:
         assert open_reservations(conn) == []
+
+
+def test_replay_mode_has_no_model_before_its_first_snapshot(engine_factory) -> None:
+    """Point in time: as of an instant before the fit's first snapshot, no model of the game exists yet, so
+    its markets are not quotable (and the model fitted later is not used)."""
+    as_of = datetime.now(UTC)
+    e = engine_factory(as_of=as_of, snapshot_at=as_of + timedelta(hours=1))
+    with pytest.raises(ApiError) as refused:
+        e.quote([("G1-DET", "yes"), ("G1-PROP", "no")], 10)
+    assert refused.value.code == "unknown_market", refused.value
