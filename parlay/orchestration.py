@@ -203,6 +203,66 @@ RUN_CONFIG = {"execution": {"config": {"in_process": {}}},
               "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
+def _merge(out: DayOutcome, part: DayOutcome) -> None:
+    """Fold one fit run's outcome (from a worker process) into the day's."""
+    out.success = out.success and part.success
+    for name in ("materialized", "failed_steps", "failed_checks", "passed_checks", "runs", "failures"):
+        getattr(out, name).extend(getattr(part, name))
+    for name in ("metadata", "check_partitions", "nothing_to_quote"):
+        getattr(out, name).update(getattr(part, name))
+
+
+def _fit_in_worker(ref, job: str, cluster: str, day: date, tags: dict[str, str]) -> DayOutcome:  # type: ignore[no-untyped-def]
+    """One cluster's fit run in a worker process, on the instance ``ref`` names."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_ref(ref) as instance:
+        part = DayOutcome(day, "", True)
+        _collect(part, launch(instance, job, cluster, tags, None, RUN_CONFIG), job, cluster)
+    return part
+
+
+def fit_workers(n_clusters: int) -> int:
+    """How many cluster fits run at once: ``PARLAY_FIT_WORKERS`` (default: one per CPU core, at most 4)."""
+    raw = os.environ.get("PARLAY_FIT_WORKERS", "").strip()
+    try:
+        wanted = int(raw) if raw else min(4, os.cpu_count() or 1)
+    except ValueError:
+        raise SystemExit(f"PARLAY_FIT_WORKERS={raw!r} is not a whole number of worker processes") from None
+    return max(1, min(wanted, n_clusters))
+
+
+def fit_clusters(instance, clusters: Sequence[str], day: date, tags: dict[str, str], out: DayOutcome,  # type: ignore[no-untyped-def]
+                 log: Callable[[str], None]) -> None:
+    """Phase 2: one fit run per cluster. The fits are independent, so with a persistent instance they run in
+    :func:`fit_workers` processes at once (each its own Dagster run, as the UI shows them); with an
+    in-memory instance (tests) or one worker, one after the other in this process."""
+    from dagster_project.definitions import FIT_JOB
+
+    workers = fit_workers(len(clusters))
+    ref = instance.get_ref() if workers > 1 and not instance.is_ephemeral else None
+    if ref is None:
+        for i, cluster in enumerate(clusters, 1):
+            log(f"[parlay] {day} phase 2/3: fitting cluster {i}/{len(clusters)} {cluster} …")
+            _collect(out, launch(instance, FIT_JOB, cluster, tags, None, RUN_CONFIG), FIT_JOB, cluster)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    log(f"[parlay] {day} phase 2/3: fitting {len(clusters)} clusters, {workers} at a time …")
+    # spawned, not forked: a fork would share this process's database sockets and Dagster's threads
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(_fit_in_worker, ref, FIT_JOB, c, day, tags): c for c in clusters}
+        parts: dict[str, DayOutcome] = {}
+        for done, future in enumerate(as_completed(futures), 1):
+            cluster = futures[future]
+            parts[cluster] = future.result()
+            state = "done" if parts[cluster].success else "FAILED"
+            log(f"[parlay] {day} phase 2/3: cluster {done}/{len(clusters)} {cluster} {state}")
+    for cluster in clusters:  # in the registry's order, as the sequential path reports them
+        _merge(out, parts[cluster])
+
+
 def run_main_job(
     source: str,
     days: Sequence[date],
@@ -225,7 +285,7 @@ def run_main_job(
         os.environ["PARLAY_CAPTURES_DIR"] = os.pathsep.join(str(Path(p).resolve()) for p in captures)
     import dagster as dg
 
-    from dagster_project.definitions import FINISH_JOB, FIT_JOB, PREPARE_JOB, defs
+    from dagster_project.definitions import FINISH_JOB, PREPARE_JOB, defs
     from dagster_project.partitions import TRADING_DAY_TAG, register_clusters, register_days
 
     graph = defs.resolve_asset_graph()
@@ -259,11 +319,8 @@ def run_main_job(
                 continue
             clusters = out.metadata.get("pricing/game_clusters", {}).get("cluster_ids") or []
             register_clusters(instance, clusters)
-            for i, cluster in enumerate(clusters, 1):
-                log(f"[parlay] {day} phase 2/3: fitting cluster {i}/{len(clusters)} {cluster} …")
-                fit = launch(instance, FIT_JOB, cluster,
-                             {**base, "parlay/phase": "2", TRADING_DAY_TAG: day.isoformat()}, None, RUN_CONFIG)
-                _collect(out, fit, FIT_JOB, cluster)
+            fit_clusters(instance, clusters, day, {**base, "parlay/phase": "2", TRADING_DAY_TAG: day.isoformat()},
+                         out, log)
             if stopped(out):
                 out.success = False
                 out.not_materialized = sorted(all_keys - {k.split("[")[0] for k in out.materialized})
