@@ -95,7 +95,7 @@ class MarketSourceResource(dg.ConfigurableResource):
             from models.simulator.config import profile_config
             from parlay.sources.simulated import SimulatedSource
 
-            # the day's size from PARLAY_SIM_PROFILE (small by default, paper: the paper's scale)
+            # the day's size from PARLAY_SIM_PROFILE (paper by default, the paper's scale; small: 20–40 markets a game)
             return SimulatedSource(dataclasses.replace(profile_config(os.environ.get("PARLAY_SIM_PROFILE")),
                                                        seed=self.resolved_seed()))
         if kind == "live":

@@ -18,6 +18,10 @@ from parlay.db.migrate import migrate
 
 REPO = Path(__file__).resolve().parent.parent
 
+# The suite's simulated days are the small profile (20–40 markets a game): quick, and the figures its tests
+# check are the small day's. The default day (the paper's scale) has its own tests, which set the profile.
+os.environ["PARLAY_SIM_PROFILE"] = "small"
+
 
 def _server_url() -> str | None:
     return os.environ.get("PARLAY_TEST_DATABASE_URL") or os.environ.get("PARLAY_DATABASE_URL") or None

@@ -25,7 +25,7 @@ class SimulatedSource:
     name = "simulated"
 
     def __init__(self, config: SimulationConfig | None = None) -> None:
-        # PARLAY_SIM_PROFILE picks the default day's size: small (default) or paper
+        # PARLAY_SIM_PROFILE picks the default day's size: paper (default, the paper's scale) or small
         self.config = config if config is not None else profile_config(os.environ.get("PARLAY_SIM_PROFILE"))
         self._lock = threading.Lock()
         self._cached: SimulatedDay | None = None

@@ -33,25 +33,37 @@ class MainJobDay:
     seconds: float
 
 
-@pytest.fixture(scope="session")
-def main_job_day(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MainJobDay]:
-    """The main job on one simulated day (the evaluation group excluded), run once per test session. Tests must
-    not change its database: copy it with :func:`copy_of_database` first."""
+def _main_job(pg_server: str, tmp_path_factory: pytest.TempPathFactory, profile: str) -> Iterator[MainJobDay]:
     from dagster_project.assets import ingest
 
-    lake = tmp_path_factory.mktemp("main_job") / "lake"
-    with temporary_database(pg_server, prefix="parlay_mainjob") as url:
+    lake = tmp_path_factory.mktemp(f"main_job_{profile}") / "lake"
+    with temporary_database(pg_server, prefix=f"parlay_mainjob_{profile}") as url:
         with psycopg.connect(url) as conn:
             migrate(conn)
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("PARLAY_DATABASE_URL", url)
             mp.setenv("PARLAY_STORAGE_URL", str(lake))
+            mp.setenv("PARLAY_SIM_PROFILE", profile)
             mp.delenv("PARLAY_EXECUTION_VENUE", raising=False)
             ingest._cached_source.cache_clear()
             start = time.monotonic()
             (out,) = run_main_job("simulated", [MAIN_JOB_DAY], log=lambda _: None,
                                   instance=dg.DagsterInstance.ephemeral(), exclude_groups=("evaluation",))
         yield MainJobDay(MAIN_JOB_DAY, url, str(lake), out, time.monotonic() - start)
+
+
+@pytest.fixture(scope="session")
+def main_job_day(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MainJobDay]:
+    """The main job on one simulated day of the small profile (the evaluation group excluded), run once per
+    test session. Tests must not change its database: copy it with :func:`copy_of_database` first."""
+    yield from _main_job(pg_server, tmp_path_factory, "small")
+
+
+@pytest.fixture(scope="session")
+def paper_job_day(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MainJobDay]:
+    """The main job on the default simulated day (the paper's scale: 6 games of 70–135 markets), once per
+    session. Tests must not change its database."""
+    yield from _main_job(pg_server, tmp_path_factory, "paper")
 
 
 def copy_of_database(pg_server: str, url: str, prefix: str = "parlay_copy") -> AbstractContextManager[str]:

@@ -1,5 +1,6 @@
-"""The structure of a game, as the quote API prices it after the main job: replaying the day as of 17:30 New
-York time, over every ladder axis of every game.
+"""The structure of a game, as the quote API prices it after the main job on the default simulated day (the
+paper's scale: 6 games of 70–135 markets): replaying the day as of 17:30 New York time, over every ladder
+axis of every game.
 
 * single legs (``GET /markets`` ``model_probability``) are non-increasing in the threshold;
 * a nested pair (over a ∧ over b, a < b) is priced by ``POST /quotes`` at P(over b) within 1e-6, so the
@@ -43,12 +44,12 @@ class Placed:
 
 
 @pytest.fixture(scope="module")
-def served(pg_server: str, main_job_day: MainJobDay, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    with copy_of_database(pg_server, main_job_day.database_url, prefix="parlay_structure_http") as url:
+def served(pg_server: str, paper_job_day: MainJobDay, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    with copy_of_database(pg_server, paper_job_day.database_url, prefix="parlay_structure_http") as url:
         log = tmp_path_factory.mktemp("serve-structure") / "serve.log"
-        with parlay_serve(url, main_job_day.storage_url, log, PARLAY_SERVICE_REDIS="off",
-                          PARLAY_SERVICE_DATE=main_job_day.day.isoformat(),
-                          PARLAY_SERVICE_AS_OF=as_of_1730_new_york(main_job_day.day)) as api:
+        with parlay_serve(url, paper_job_day.storage_url, log, PARLAY_SERVICE_REDIS="off",
+                          PARLAY_SERVICE_DATE=paper_job_day.day.isoformat(),
+                          PARLAY_SERVICE_AS_OF=as_of_1730_new_york(paper_job_day.day)) as api:
             yield api
 
 
@@ -69,11 +70,14 @@ def _quote(api: Api, legs: list[tuple[str, str]]) -> httpx.Response:
                       json={"legs": [{"ticker": t, "side": s} for t, s in legs], "stake": "10"})
 
 
-def test_ladders_brackets_and_families_are_coherent_over_http(served: Api, main_job_day: MainJobDay) -> None:
+def test_ladders_brackets_and_families_are_coherent_over_http(served: Api, paper_job_day: MainJobDay) -> None:
     markets = {m["ticker"]: m for m in served.markets()}
     p = {t: float(m["model_probability"]) for t, m in markets.items()}
-    axes = _placements(served, main_job_day.day, set(p))
+    axes = _placements(served, paper_job_day.day, set(p))
     assert axes, "no placed markets served"
+    with psycopg.connect(served.database_url) as conn:
+        sizes = dict(conn.execute("SELECT cluster_id, count(*) FROM marts.markets GROUP BY cluster_id").fetchall())
+    assert len(sizes) == 6 and all(70 <= k <= 135 for k in sizes.values()), sizes  # the default day: paper scale
 
     counts = {"ladder_steps": 0, "nested_pairs": 0, "bracket_sums": 0, "families": 0, "impossible": 0}
     counts_skipped = {"near_certain": 0}

@@ -107,8 +107,9 @@ def test_points_only_keeps_the_points_day() -> None:
 def test_profiles_pick_the_default_day_size(monkeypatch: pytest.MonkeyPatch) -> None:
     from parlay.sources.simulated import SimulatedSource
 
-    assert profile_config() == profile_config("small") == SimulationConfig()
+    assert profile_config("small") == SimulationConfig()
     paper = profile_config("paper")
+    assert profile_config() == profile_config(" ") == paper  # the default day is the paper's scale
     assert (paper.min_markets_per_game, paper.max_markets_per_game, paper.players_per_team) == (70, 135, 4)
     assert paper.prop_stats == PROP_STATS
     monkeypatch.setenv("PARLAY_SIM_PROFILE", "paper")
@@ -117,7 +118,9 @@ def test_profiles_pick_the_default_day_size(monkeypatch: pytest.MonkeyPatch) -> 
 
     built = MarketSourceResource(kind="simulated", seed=3).build()
     assert built.config == dataclasses.replace(paper, seed=3)  # type: ignore[attr-defined]
-    monkeypatch.delenv("PARLAY_SIM_PROFILE")
+    monkeypatch.setenv("PARLAY_SIM_PROFILE", "small")
     assert SimulatedSource().config == SimulationConfig()
+    monkeypatch.delenv("PARLAY_SIM_PROFILE")
+    assert SimulatedSource().config == paper
     with pytest.raises(ValueError, match="unknown simulation profile"):
         profile_config("huge")

@@ -18,7 +18,7 @@ def test_source_satisfies_the_protocol() -> None:
     assert src.name == "simulated"
     assert src.days() == []
     assert src.candles(DAY) is None
-    assert SimulatedSource().config == SimulationConfig()
+    assert SimulatedSource().config == SimulationConfig()  # the test suite's profile (tests/conftest.py)
 
 
 def test_source_returns_the_records_of_simulate_day(default_day: SimulatedDay) -> None:
