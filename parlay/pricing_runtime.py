@@ -18,7 +18,8 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -271,6 +272,9 @@ class EnsembleBuild:
     weights: dict[str, float] | None = None  # the member weights of the snapshot …
     weights_fitted: bool = False  # … chosen on the held-back parlays (else the configured ones)
     weight_note: str | None = None  # why the ensemble is worse than its best member there, or why not fitted
+    # the snapshot's prices of the held-back parlays behind ``calibration`` (member → prices) and their outcomes
+    predictions: dict[str, list[float]] = field(default_factory=dict)
+    outcomes: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def _log_loss(p: np.ndarray, y: np.ndarray) -> float:
@@ -318,7 +322,11 @@ def held_back_predictions(pricer: EnsemblePricer, held: pd.DataFrame) -> tuple[d
 
 def calibration(pricer: EnsemblePricer, held: pd.DataFrame) -> pd.DataFrame:
     """Brier score and log loss of every member and of the ensemble on held-back settled parlays."""
-    preds, y = held_back_predictions(pricer, held)
+    return calibration_table(*held_back_predictions(pricer, held))
+
+
+def calibration_table(preds: Mapping[str, Sequence[float]], y: np.ndarray) -> pd.DataFrame:
+    """Brier score and log loss per member (and the ensemble) of :func:`held_back_predictions`' output."""
     rows = []
     for member, values in preds.items():
         if len(values) != len(y) or not len(y):
@@ -349,14 +357,15 @@ def build_day_ensemble(conn: psycopg.Connection, storage_url: str, day: date, cl
                       independence_weight=w["independence"])
     version = pricing_store.save_ensemble(conn, day, versions, classifier_version, cfg)
     pricer = pricing_store.load_pricer(conn, version=version)
-    cal = calibration(pricer, held)
+    preds, y = held_back_predictions(pricer, held)
+    cal = calibration_table(preds, y)
     with conn.transaction():
         conn.execute("DELETE FROM pricing.calibration WHERE ensemble_version = %s", (version,))
         for r in cal.to_dict("records"):
             conn.execute("INSERT INTO pricing.calibration VALUES (%s, %s, %s, %s, %s)",
                          (version, r["member"], r["n_parlays"], r["brier"], r["log_loss"]))
     return EnsembleBuild(version, len(versions), classifier_version, pricer.classifier is not None, cal,
-                         cfg.weights(), fit.fitted, fit.note)
+                         cfg.weights(), fit.fitted, fit.note, preds, y)
 
 
 # ----------------------------------------------------------------------------- real-data check

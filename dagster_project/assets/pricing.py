@@ -280,10 +280,7 @@ def ensemble(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     for r in cal.to_dict("records"):
         meta[f"brier_{r['member']}"] = float(r["brier"])
         meta[f"log_loss_{r['member']}"] = float(r["log_loss"])
-    with warehouse.connection() as conn:
-        _, held = pricing_runtime.split_settled(pricing_runtime.settled_parlays(conn, day), day)
-        preds, y = pricing_runtime.held_back_predictions(pricing_store.load_pricer(conn, version=build.version), held)
-    bins = reliability_table(preds, y)
+    bins = reliability_table(build.predictions, build.outcomes)
     if not bins.empty:
         meta["reliability"] = frame_table(bins, 60)
         meta["reliability_plot"] = png_markdown(_reliability_plot(bins, day), f"reliability {day}", lake.url())
