@@ -320,11 +320,6 @@ def held_back_predictions(pricer: EnsemblePricer, held: pd.DataFrame) -> tuple[d
     return preds, np.array(outcomes)
 
 
-def calibration(pricer: EnsemblePricer, held: pd.DataFrame) -> pd.DataFrame:
-    """Brier score and log loss of every member and of the ensemble on held-back settled parlays."""
-    return calibration_table(*held_back_predictions(pricer, held))
-
-
 def calibration_table(preds: Mapping[str, Sequence[float]], y: np.ndarray) -> pd.DataFrame:
     """Brier score and log loss per member (and the ensemble) of :func:`held_back_predictions`' output."""
     rows = []
