@@ -234,11 +234,118 @@ def margin_for(uncertainty: float, cfg: RiskConfig) -> float:
 # ----------------------------------------------------------------------------- the gate
 
 
+class _BookIndex:
+    """An incremental view of a book's bets under one market mapping: each bet's variables, the connected
+    components (union–find over variables) with their payout totals and worst cases, cached until a new bet
+    joins them, and the payout at risk per outcome. Every figure equals what :func:`worst_case_payout` and
+    :func:`outcome_exposure` give for the same bets; only the work is shared between decisions."""
+
+    def __init__(self, markets: Mapping[str, MarketDef], max_vars: int) -> None:
+        self.markets = markets
+        self.max_vars = max_vars
+        self.bets: list[BookBet] = []
+        self.parent: dict[str, str] = {}
+        self.comp_vars: dict[str, set[str]] = {}
+        self.comp_bets: dict[str, list[int]] = {}
+        self.comp_total: dict[str, Decimal] = {}
+        self.comp_worst: dict[str, WorstCase] = {}
+        self.exposure: dict[Outcome, Decimal] = {}
+        self._implied: dict[tuple[tuple[str, str], ...], frozenset[Outcome]] = {}
+
+    def find(self, x: str) -> str:
+        parent = self.parent
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def roots_of(self, variables: Iterable[str]) -> set[str]:
+        """The components (by root) that hold any of ``variables``."""
+        return {self.find(v) for v in variables if v in self.parent}
+
+    def add(self, bet: BookBet) -> None:
+        i = len(self.bets)
+        self.bets.append(bet)
+        variables = _bet_variables(bet, self.markets)
+        for v in variables:
+            if v not in self.parent:
+                self.parent[v] = v
+                self.comp_vars[v], self.comp_bets[v], self.comp_total[v] = {v}, [], Decimal(0)
+        roots = sorted(self.roots_of(variables))
+        root = roots[0]
+        for r in roots[1:]:
+            self.parent[r] = root
+            self.comp_vars[root] |= self.comp_vars.pop(r)
+            self.comp_bets[root].extend(self.comp_bets.pop(r))
+            self.comp_total[root] += self.comp_total.pop(r)
+            self.comp_worst.pop(r, None)
+        self.comp_bets[root].append(i)
+        self.comp_total[root] += bet.payout
+        self.comp_worst.pop(root, None)
+        keys = self._implied.get(bet.legs)
+        if keys is None:
+            keys = self._implied[bet.legs] = implied_outcomes(bet.legs, self.markets)
+        for k in keys:
+            self.exposure[k] = self.exposure.get(k, Decimal(0)) + bet.payout
+
+    def members(self, roots: Iterable[str]) -> list[BookBet]:
+        return [self.bets[i] for i in sorted(i for r in roots for i in self.comp_bets[r])]
+
+    def variables(self, roots: Iterable[str], extra: Iterable[str] = ()) -> list[str]:
+        return sorted(set(extra).union(*(self.comp_vars[r] for r in roots)))
+
+    def total(self, roots: Iterable[str]) -> Decimal:
+        return sum((self.comp_total[r] for r in roots), Decimal(0))
+
+    def worst(self, root: str) -> WorstCase:
+        """The worst case of one component (cached until a bet joins it)."""
+        wc = self.comp_worst.get(root)
+        if wc is None:
+            n = len(self.comp_vars[root])
+            if n > self.max_vars:  # bounded: every bet of the component wins
+                wc = WorstCase(self.comp_total[root], False, n)
+            else:
+                wc = worst_case_payout(self.members([root]), self.markets, self.max_vars)
+            self.comp_worst[root] = wc
+        return wc
+
+    def worst_except(self, skip: set[str]) -> WorstCase:
+        """The summed worst case of every component but those in ``skip``."""
+        parts = [self.worst(r) for r in self.comp_bets if r not in skip]
+        return WorstCase(sum((w.payout for w in parts), Decimal(0)), all(w.exact for w in parts),
+                         max((w.variables for w in parts), default=0))
+
+
 @dataclass
 class Book:
-    """Open bets, as the risk engine sees them."""
+    """Open bets, as the risk engine sees them.
+
+    The engine keeps an index of the bets (per-bet variables, components and their worst cases, exposure per
+    outcome) between decisions; it follows bets *appended* to ``bets``. Any other change to the list (a bet
+    removed or replaced) must go through a new ``Book`` or :meth:`forget_index`."""
 
     bets: list[BookBet] = field(default_factory=list)
+    _index: _BookIndex | None = field(default=None, init=False, repr=False, compare=False)
+    _indexed_list: list[BookBet] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def forget_index(self) -> None:
+        self._index = self._indexed_list = None
+
+    def indexed(self, markets: Mapping[str, MarketDef], max_vars: int) -> _BookIndex:
+        """The index of ``bets`` under ``markets``: brought up to date with appended bets, rebuilt when the
+        mapping, the enumeration bound or the list itself changed."""
+        idx = self._index
+        n = len(idx.bets) if idx is not None else 0
+        if (idx is None or self._indexed_list is not self.bets or idx.max_vars != max_vars
+                or len(self.bets) < n or (n and self.bets[n - 1] is not idx.bets[n - 1])
+                or (idx.markets is not markets and idx.markets != markets)):
+            idx = self._index = _BookIndex(markets, max_vars)
+            self._indexed_list = self.bets
+            n = 0
+        idx.markets = markets
+        for bet in self.bets[n:]:
+            idx.add(bet)
+        return idx
 
     def market_exposure(self) -> dict[tuple[str, str], Decimal]:
         """Payout per (ticker, side) as written on the bets (a report; the limit uses
@@ -350,17 +457,29 @@ def evaluate(
     # outcome x, worst(new) = max(max_x W(x), max_{x: new wins} W(x) + payout): capacity binds the
     # second term; the first must already fit.
     capacity = Decimal(repr(cfg.lp_utilization)) * pool.cash
-    worst_now = worst_case_payout(book.bets, markets, cfg.max_enumeration_vars)
-    worst_if_win = _worst_when_bet_wins(book.bets, BookBet(legs, Decimal(1)), markets, cfg)
+    index = book.indexed(markets, cfg.max_enumeration_vars)
+    new_vars = _bet_variables(BookBet(legs, Decimal(1)), markets)
+    touched = index.roots_of(new_vars)  # the components the new bet joins
+    others = index.worst_except(touched)  # the rest is independent of it: their worst cases add
+    worst_now = _plus(others, [index.worst(r) for r in touched])
+    joined = index.variables(touched, new_vars)
+    members = index.members(touched) if len(joined) <= cfg.max_enumeration_vars else []
+    worst_if_win = others.payout + (_worst_in_component_when_wins(members, BookBet(legs, Decimal(1)), markets,
+                                                                  joined) if members else
+                                    index.total(touched) if len(joined) > cfg.max_enumeration_vars else Decimal(0))
     room_capacity = capacity - worst_if_win if worst_now.payout <= capacity else Decimal(0)
-    exposure = book.outcome_exposure(markets)
+    exposure = index.exposure
     rooms = sorted(((cfg.max_market_exposure - exposure.get(k, Decimal(0)), describe_outcome(k))
                     for k in implied_outcomes(legs, markets)), key=lambda r: r[0])
     room_market, binding = rooms[0] if rooms else (cfg.max_market_exposure, "")
     max_payout = max(Decimal(0), min(room_capacity, room_market))
     max_stake = min(cfg.max_stake, (max_payout * price).quantize(CENT, rounding=ROUND_FLOOR))
     payout = payout_for(stake, price)
-    worst_after = worst_case_payout([*book.bets, BookBet(legs, payout, stake)], markets, cfg.max_enumeration_vars)
+    if len(joined) > cfg.max_enumeration_vars:
+        joined_worst = WorstCase(index.total(touched) + payout, False, len(joined))
+    else:
+        joined_worst = worst_case_payout([*members, BookBet(legs, payout, stake)], markets, cfg.max_enumeration_vars)
+    worst_after = _plus(others, [joined_worst])
 
     if stake < cfg.min_stake:
         return reject("stake_too_small", f"stake {stake} below the minimum {cfg.min_stake}", price, max_stake,
@@ -381,35 +500,25 @@ def evaluate(
                         worst_after.payout, worst_after.exact)
 
 
-def _worst_when_bet_wins(
-    bets: Sequence[BookBet], new: BookBet, markets: Mapping[str, MarketDef], cfg: RiskConfig
-) -> Decimal:
-    """max over outcomes in which ``new`` wins of what the existing book owes (exact for small components,
-    bounded otherwise). Other components are independent of the new bet: their worst case adds."""
-    new_vars = _bet_variables(new, markets)
-    comps = _components([*bets, new], markets)
-    total = Decimal(0)
-    for variables, idx in comps:
-        members = [i for i in idx if i < len(bets)]
-        if not set(variables) & new_vars:
-            if members:
-                total += worst_case_payout([bets[i] for i in members], markets, cfg.max_enumeration_vars).payout
-            continue
-        if len(variables) > cfg.max_enumeration_vars:
-            total += sum((bets[i].payout for i in members), Decimal(0))
-            continue
-        grid = _grid(len(variables))
-        wins = _bet_mask(new, markets, variables, grid)
-        if not wins.any():
-            continue
-        owed = np.zeros(grid.shape[0], dtype=np.float64)
-        for i in members:
-            owed += float(bets[i].payout) * _bet_mask(bets[i], markets, variables, grid)
-        owed[~wins] = -np.inf
-        best = int(np.argmax(owed))
-        total += sum((bets[i].payout for i in members
-                      if _bet_mask(bets[i], markets, variables, grid[best:best + 1])[0]), Decimal(0))
-    return total
+def _plus(base: WorstCase, parts: Sequence[WorstCase]) -> WorstCase:
+    return WorstCase(base.payout + sum((w.payout for w in parts), Decimal(0)),
+                     base.exact and all(w.exact for w in parts), max([base.variables, *(w.variables for w in parts)]))
+
+
+def _worst_in_component_when_wins(members: Sequence[BookBet], new: BookBet, markets: Mapping[str, MarketDef],
+                                  variables: list[str]) -> Decimal:
+    """max over the outcomes of ``variables`` in which ``new`` wins of what ``members`` owe (by enumeration),
+    where ``members`` are the book's bets sharing a component with ``new`` and ``variables`` all of theirs."""
+    grid = _grid(len(variables))
+    wins = _bet_mask(new, markets, variables, grid)
+    if not wins.any():
+        return Decimal(0)
+    owed = np.zeros(grid.shape[0], dtype=np.float64)
+    for b in members:
+        owed += float(b.payout) * _bet_mask(b, markets, variables, grid)
+    owed[~wins] = -np.inf
+    best = int(np.argmax(owed))
+    return sum((b.payout for b in members if _bet_mask(b, markets, variables, grid[best:best + 1])[0]), Decimal(0))
 
 
 def book_from(rows: Iterable[tuple[Sequence[tuple[str, str]], Decimal, Decimal]]) -> Book:

@@ -46,7 +46,7 @@ from models.evaluation_replay import (
 from models.pricing.ensemble import EnsemblePricer
 from models.pricing.ising import IsingModel
 from models.pricing.quotes import ModelNotConverged, UnknownMarket
-from models.risk import Book, BookBet, PoolState, RiskConfig, evaluate
+from models.risk import Book, BookBet, MarketDef, PoolState, RiskConfig, evaluate
 from models.simulator.combo_flow import FLOW_COLLECTION
 from parlay import pricing_runtime, pricing_store
 from parlay.config import risk_config
@@ -184,10 +184,13 @@ def _risk_quotes(trades: Sequence[ReplayTrade], pricers: _AsOf, cfg: RiskConfig,
                  refusals: dict[str, int]) -> tuple[dict[str, Decimal | None], dict[str, Decimal | None]]:
     """The standalone MM's quotes (ensemble + the risk engine, its own accepted trades as the book) and the full
     AMM's (the Ising member's price at the same snapshot, no margin)."""
-    book: list[BookBet] = []
+    book = Book([])  # appended to in trade order: the risk engine's index of it carries over between trades
     pool = PoolState(LP_CAPITAL, LP_CAPITAL, LP_CAPITAL)
     mm: dict[str, Decimal | None] = {}
     amm: dict[str, Decimal | None] = {}
+
+    defs_of: EnsemblePricer | None = None
+    defs: dict[str, MarketDef] = {}
 
     def refuse(reason: str) -> None:
         refusals[reason] = refusals.get(reason, 0) + 1
@@ -212,15 +215,16 @@ def _risk_quotes(trades: Sequence[ReplayTrade], pricers: _AsOf, cfg: RiskConfig,
         ising = next((m.probability for m in q.members if m.name == "ising"), None)
         if ising is not None:
             amm[t.trade_id] = _dec(ising)
-        defs = pricer.market_defs()
+        if pricer is not defs_of:  # one mapping per snapshot's pricer
+            defs_of, defs = pricer, pricer.market_defs()
         stake = max(cfg.min_stake, (t.price * t.contracts).quantize(Decimal("0.01")))
-        decision = evaluate(t.legs, stake, q.probability, q.uncertainty, Book(book), pool, defs, cfg)
+        decision = evaluate(t.legs, stake, q.probability, q.uncertainty, book, pool, defs, cfg)
         if not decision.accepted:
             refuse(decision.rule or "rejected")
             continue
         mm[t.trade_id] = decision.price
         if decision.price <= t.price:  # taken: it joins the book the next trades are sized against
-            book.append(BookBet(t.legs, t.contracts, decision.price * t.contracts))
+            book.bets.append(BookBet(t.legs, t.contracts, decision.price * t.contracts))
     return mm, amm
 
 

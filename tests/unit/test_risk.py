@@ -204,3 +204,40 @@ def test_accepted_bets_never_push_an_outcome_beyond_the_exposure_limit(bets, leg
         after = brute_outcome_exposure([*bets, BookBet(tuple(legs), d.payout)])
         for k, v in after.items():
             assert v <= max(cfg.max_market_exposure, before.get(k, Decimal(0))), (k, v)
+
+
+@settings(max_examples=60, deadline=None)
+@given(flow=st.lists(st.tuples(st.lists(st.sampled_from(LEGS), min_size=1, max_size=3),
+                               st.integers(1, 400).map(Decimal)), min_size=1, max_size=25),
+       max_vars=st.sampled_from([18, 2]), cash=st.sampled_from([Decimal(2000), Decimal(10**7)]))
+def test_a_book_kept_between_decisions_decides_as_a_fresh_book(flow, max_vars, cash) -> None:
+    """The engine's index of a book (components, their worst cases, exposure per outcome) carries over as bets
+    are appended; every decision equals the one on a fresh Book of the same bets, and the worst case of the book
+    with the new bet is the brute-force worst case whenever enumeration is exact."""
+    cfg = RiskConfig(max_market_exposure=Decimal(1200), max_stake=Decimal(10**6), max_enumeration_vars=max_vars)
+    pool = PoolState(cash, cash, cash)
+    kept = Book([])
+    for legs, stake in flow:
+        d = evaluate(legs, stake, 0.3, 0.01, kept, pool, dict(MARKETS), cfg)  # a new, equal mapping each time
+        fresh = evaluate(legs, stake, 0.3, 0.01, Book(list(kept.bets)), pool, MARKETS, cfg)
+        assert d == fresh
+        if d.rule not in ("impossible_combo", "stake_too_small") and d.worst_case_exact and max_vars == 18:
+            assert d.worst_case_payout == brute_worst([*kept.bets, BookBet(tuple(legs), d.payout, stake)])
+        if d.accepted:
+            kept.bets.append(BookBet(tuple(legs), d.payout, stake))
+
+
+def test_a_book_whose_bets_were_removed_or_replaced_is_indexed_again() -> None:
+    cfg = RiskConfig(max_stake=Decimal(10**6))
+    pool = PoolState(Decimal(10**6), Decimal(10**6), Decimal(10**6))
+    big = BookBet((("G-HOME", "yes"),), Decimal(5000))
+    book = Book([big, BookBet((("H-O200", "yes"),), Decimal(10))])
+    first = evaluate([("G-HOME", "yes")], Decimal(10), 0.5, 0.0, book, pool, MARKETS, cfg)
+    assert first.worst_case_payout == Decimal(5010) + payout_for(Decimal(10), first.price)
+    book.bets.pop(0)  # settled: the index must not keep it
+    book.bets.append(BookBet((("H-O210", "yes"),), Decimal(7)))
+    second = evaluate([("G-HOME", "yes")], Decimal(10), 0.5, 0.0, book, pool, MARKETS, cfg)
+    assert second.worst_case_payout == Decimal(17) + payout_for(Decimal(10), second.price)
+    book.bets = [big]  # a new list
+    third = evaluate([("K-A", "yes")], Decimal(10), 0.5, 0.0, book, pool, MARKETS, cfg)
+    assert third.worst_case_payout == Decimal(5000) + payout_for(Decimal(10), third.price)
