@@ -9,7 +9,9 @@ variables holds (one literal for most markets; a bracket is ``y_k ∧ ¬y_{k+1}`
 an outcome is the sum of payouts of the bets whose legs all hold. Its worst case is computed exactly by
 enumerating the variables of each connected component of the book (components are independent, so
 their worst cases add up) when the component is small, and bounded (every bet in the component wins)
-otherwise.
+otherwise. A :class:`Book` keeps its components, their worst cases and the exposure per outcome between
+decisions and brings them up to date as bets are appended, so a decision recomputes only the component the
+new bet joins.
 
 Exposure is measured per *outcome* of a variable, never per ticker: two tickers of one event ("MIL NO"
 and "DET YES" of one game) are one outcome. The exposure of the outcome ``v = b`` is the payout of every
