@@ -242,10 +242,11 @@ class _BookIndex:
     joins them, and the payout at risk per outcome. Every figure equals what :func:`worst_case_payout` and
     :func:`outcome_exposure` give for the same bets; only the work is shared between decisions."""
 
-    def __init__(self, markets: Mapping[str, MarketDef], max_vars: int) -> None:
+    def __init__(self, source: list[BookBet], markets: Mapping[str, MarketDef], max_vars: int) -> None:
+        self.source = source  # the book's list this index follows
         self.markets = markets
         self.max_vars = max_vars
-        self.bets: list[BookBet] = []
+        self.bets: list[BookBet] = []  # the bets indexed so far, a prefix of ``source``
         self.parent: dict[str, str] = {}
         self.comp_vars: dict[str, set[str]] = {}
         self.comp_bets: dict[str, list[int]] = {}
@@ -253,6 +254,13 @@ class _BookIndex:
         self.comp_worst: dict[str, WorstCase] = {}
         self.exposure: dict[Outcome, Decimal] = {}
         self._implied: dict[tuple[tuple[str, str], ...], frozenset[Outcome]] = {}
+
+    def follows(self, bets: list[BookBet], markets: Mapping[str, MarketDef], max_vars: int) -> bool:
+        """True when ``bets`` is the list indexed so far plus appended bets, under the same mapping and bound."""
+        n = len(self.bets)
+        return (bets is self.source and max_vars == self.max_vars and len(bets) >= n
+                and (n == 0 or bets[n - 1] is self.bets[n - 1])
+                and (markets is self.markets or markets == self.markets))
 
     def find(self, x: str) -> str:
         parent = self.parent
@@ -323,29 +331,20 @@ class Book:
     """Open bets, as the risk engine sees them.
 
     The engine keeps an index of the bets (per-bet variables, components and their worst cases, exposure per
-    outcome) between decisions; it follows bets *appended* to ``bets``. Any other change to the list (a bet
-    removed or replaced) must go through a new ``Book`` or :meth:`forget_index`."""
+    outcome) between decisions; it follows bets *appended* to ``bets``. A list that shrank, was replaced or whose
+    last indexed bet changed is indexed again; any other change to it needs a new ``Book``."""
 
     bets: list[BookBet] = field(default_factory=list)
     _index: _BookIndex | None = field(default=None, init=False, repr=False, compare=False)
-    _indexed_list: list[BookBet] | None = field(default=None, init=False, repr=False, compare=False)
-
-    def forget_index(self) -> None:
-        self._index = self._indexed_list = None
 
     def indexed(self, markets: Mapping[str, MarketDef], max_vars: int) -> _BookIndex:
         """The index of ``bets`` under ``markets``: brought up to date with appended bets, rebuilt when the
         mapping, the enumeration bound or the list itself changed."""
         idx = self._index
-        n = len(idx.bets) if idx is not None else 0
-        if (idx is None or self._indexed_list is not self.bets or idx.max_vars != max_vars
-                or len(self.bets) < n or (n and self.bets[n - 1] is not idx.bets[n - 1])
-                or (idx.markets is not markets and idx.markets != markets)):
-            idx = self._index = _BookIndex(markets, max_vars)
-            self._indexed_list = self.bets
-            n = 0
+        if idx is None or not idx.follows(self.bets, markets, max_vars):
+            idx = self._index = _BookIndex(self.bets, markets, max_vars)
         idx.markets = markets
-        for bet in self.bets[n:]:
+        for bet in self.bets[len(idx.bets):]:
             idx.add(bet)
         return idx
 
@@ -460,15 +459,16 @@ def evaluate(
     # second term; the first must already fit.
     capacity = Decimal(repr(cfg.lp_utilization)) * pool.cash
     index = book.indexed(markets, cfg.max_enumeration_vars)
-    new_vars = _bet_variables(BookBet(legs, Decimal(1)), markets)
+    unit = BookBet(legs, Decimal(1))
+    new_vars = _bet_variables(unit, markets)
     touched = index.roots_of(new_vars)  # the components the new bet joins
     others = index.worst_except(touched)  # the rest is independent of it: their worst cases add
     worst_now = _plus(others, [index.worst(r) for r in touched])
     joined = index.variables(touched, new_vars)
-    members = index.members(touched) if len(joined) <= cfg.max_enumeration_vars else []
-    worst_if_win = others.payout + (_worst_in_component_when_wins(members, BookBet(legs, Decimal(1)), markets,
-                                                                  joined) if members else
-                                    index.total(touched) if len(joined) > cfg.max_enumeration_vars else Decimal(0))
+    bounded = len(joined) > cfg.max_enumeration_vars  # then every bet of the joined component counts as winning
+    members = [] if bounded else index.members(touched)
+    worst_if_win = others.payout + (index.total(touched) if bounded else
+                                    _worst_in_component_when_wins(members, unit, markets, joined))
     room_capacity = capacity - worst_if_win if worst_now.payout <= capacity else Decimal(0)
     exposure = index.exposure
     rooms = sorted(((cfg.max_market_exposure - exposure.get(k, Decimal(0)), describe_outcome(k))
@@ -477,7 +477,7 @@ def evaluate(
     max_payout = max(Decimal(0), min(room_capacity, room_market))
     max_stake = min(cfg.max_stake, (max_payout * price).quantize(CENT, rounding=ROUND_FLOOR))
     payout = payout_for(stake, price)
-    if len(joined) > cfg.max_enumeration_vars:
+    if bounded:
         joined_worst = WorstCase(index.total(touched) + payout, False, len(joined))
     else:
         joined_worst = worst_case_payout([*members, BookBet(legs, payout, stake)], markets, cfg.max_enumeration_vars)
